@@ -1,0 +1,164 @@
+"""The objective of Gatys et al. (2016): content, style and total-variation terms of one image.
+
+``make_loss_function`` returns ``image -> {term: scalar}``; ``make_value_and_gradient`` wraps it
+for optimisers that work on a flat vector of pixels, as TFP's L-BFGS does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import tensorflow as tf
+
+from core import losses
+from core.backbones import Backbone, Extractor, build_extractor
+from core.errors import CoreError
+
+PAPER_STYLE_LAYERS = tuple((f"block{i}_conv1", 1.0) for i in range(1, 6))
+
+# Keeps pixels in [0, 1] while L-BFGS runs (see make_loss_function). Large against the other
+# terms, which are all of order 1 by construction, so that excursions stay small.
+RANGE_WEIGHT = 1e4
+
+LossTerms = dict[str, tf.Tensor]
+LossFunction = Callable[[tf.Tensor], LossTerms]
+
+
+@dataclass(frozen=True)
+class LossSpec:
+    """What the loss measures and how its terms are weighted.
+
+    Attributes:
+        content_layer: the layer whose features the content term compares (the paper's conv4_2).
+        style_layers: (layer, weight) pairs for the style term (the paper's conv1_1 ... conv5_1,
+            weighted equally).
+        content_weight, style_weight, tv_weight: weights of the normalised terms.
+        pooling: "avg" (the paper's) or "max".
+    """
+
+    content_layer: str = "block4_conv2"
+    style_layers: tuple[tuple[str, float], ...] = PAPER_STYLE_LAYERS
+    content_weight: float = 1.0
+    style_weight: float = 10.0
+    tv_weight: float = 0.0
+    pooling: str = "avg"
+
+    def __post_init__(self) -> None:
+        for name in ("content_weight", "style_weight", "tv_weight"):
+            if getattr(self, name) < 0:
+                raise CoreError(f"{name.replace('_', ' ')} must be 0 or more, not {getattr(self, name)}")
+        if not self.style_layers or any(weight < 0 for _, weight in self.style_layers):
+            raise CoreError("style layers need at least one layer, and no negative weight")
+        if sum(weight for _, weight in self.style_layers) <= 0:
+            raise CoreError("the style layer weights must not all be 0")
+
+    @property
+    def layer_names(self) -> tuple[str, ...]:
+        names = [self.content_layer] + [name for name, _ in self.style_layers]
+        return tuple(dict.fromkeys(names))
+
+
+@dataclass(frozen=True)
+class Targets:
+    """What the image is pulled towards: content features ``(1, h, w, C)`` and style Grams ``(C, C)``."""
+
+    content: tf.Tensor
+    grams: dict[str, tf.Tensor] = field(default_factory=dict)
+
+
+def make_extractor(backbone: Backbone, spec: LossSpec) -> Extractor:
+    """The feature extractor for exactly the layers ``spec`` uses."""
+    return build_extractor(backbone, spec.layer_names, pooling=spec.pooling)
+
+
+def compute_targets(
+    extractor: Extractor,
+    spec: LossSpec,
+    content_image: tf.Tensor,
+    style_images: Sequence[tf.Tensor],
+    style_blend: Sequence[float] | None = None,
+) -> Targets:
+    """Content features and blended style Gram matrices.
+
+    Args:
+        extractor: from ``make_extractor``.
+        spec: the loss specification.
+        content_image: ``(1, H, W, 3)`` at the size being rendered.
+        style_images: one or more ``(1, H_s, W_s, 3)``, any size (Grams are averaged over positions).
+        style_blend: one weight per style image, normalised to sum 1; equal weights if None.
+
+    Returns:
+        Targets, whose Grams are the blend-weighted means of the styles' Grams.
+    """
+    if not style_images:
+        raise CoreError("at least one style image is needed")
+    blend = list(style_blend) if style_blend is not None else [1.0] * len(style_images)
+    if len(blend) != len(style_images) or any(w < 0 for w in blend) or sum(blend) <= 0:
+        raise CoreError(
+            f"style blend {blend} must give one non-negative weight per style ({len(style_images)}), not all 0"
+        )
+    content = extractor(content_image)[spec.content_layer]
+    grams: dict[str, tf.Tensor] = {}
+    for image, weight in zip(style_images, blend):
+        features = extractor(image)
+        for name, _ in spec.style_layers:
+            part = losses.gram_matrix(features[name]) * (weight / sum(blend))
+            grams[name] = grams[name] + part if name in grams else part
+    return Targets(content=content, grams=grams)
+
+
+def make_loss_function(extractor: Extractor, spec: LossSpec, targets: Targets) -> LossFunction:
+    """``image -> terms``: the weighted objective and each of its parts.
+
+    The returned terms are scalars: ``content``, ``style``, ``tv`` (unweighted), ``range`` (the
+    pixels' excursion outside [0, 1]) and ``total`` (the weighted sum the optimiser minimises).
+
+    Why a penalty keeps pixels in range: clipping between L-BFGS chunks would move the point
+    away from the one its curvature pairs describe, and a sigmoid reparametrisation slows the
+    darkest and brightest pixels to a crawl. A stiff quadratic penalty outside [0, 1] keeps the
+    objective smooth and the L-BFGS state exact; the small excursions left are clipped when the
+    image is saved.
+    """
+    style_weights = dict(spec.style_layers)
+
+    def loss_function(image: tf.Tensor) -> LossTerms:
+        features = extractor(image)
+        content = losses.content_loss(features[spec.content_layer], targets.content)
+        grams = {name: losses.gram_matrix(features[name]) for name in style_weights}
+        style = losses.style_loss(grams, targets.grams, style_weights)
+        tv = losses.total_variation_loss(image) if spec.tv_weight > 0 else tf.constant(0.0)
+        excursion = losses.range_penalty(image)
+        total = (
+            spec.content_weight * content
+            + spec.style_weight * style
+            + spec.tv_weight * tv
+            + RANGE_WEIGHT * excursion
+        )
+        return {"total": total, "content": content, "style": style, "tv": tv, "range": excursion}
+
+    return loss_function
+
+
+def make_value_and_gradient(
+    loss_function: LossFunction, image_shape: Sequence[int], scale: float | tf.Tensor = 1.0
+) -> Callable[[tf.Tensor], tuple[tf.Tensor, tf.Tensor]]:
+    """Wraps a loss function for optimisers that see a flat vector of pixels.
+
+    Args:
+        loss_function: from ``make_loss_function``.
+        image_shape: ``(1, H, W, 3)``.
+        scale: multiplies the value and gradient (see ``core.optimize`` for why).
+
+    Returns:
+        ``x -> (scale * total, scale * d total / dx)`` with ``x`` of shape ``(H W 3,)``.
+    """
+    shape = list(image_shape)
+
+    def value_and_gradient(x: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            value = loss_function(tf.reshape(x, shape))["total"] * scale
+        return value, tape.gradient(value, x)
+
+    return value_and_gradient

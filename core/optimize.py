@@ -1,0 +1,363 @@
+"""Optimisers over an image's pixels: TFP's L-BFGS run in chunks, and Adam.
+
+Both run a rung's iterations in chunks of compiled steps and report after each chunk through a
+callback (they never print). Both minimise ``scale * total`` where ``scale`` is fixed once from
+the gradient at the start: the normalised losses give per-pixel gradients of order 1e-6, which
+would make L-BFGS's first line search (initial step 1 along the raw gradient) spend many
+evaluations growing its step, and would drown Adam's gradients under its epsilon.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field, replace
+from typing import Callable, NamedTuple
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from core.objective import LossFunction, make_value_and_gradient
+
+# L-BFGS: the first step, along the raw gradient, moves pixels by about this much (RMS).
+LBFGS_FIRST_STEP = 0.01
+# Adam: the gradient is scaled to this RMS at the start, so that epsilon has its usual meaning.
+ADAM_GRADIENT_RMS = 1.0
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where an optimisation stands after a chunk.
+
+    Attributes:
+        iteration: iterations done so far in this run (cumulative over chunks and restarts).
+        iterations: iterations asked for.
+        evaluations: objective evaluations (value and gradient) so far.
+        terms: the loss terms at the current image (``total``, ``content``, ``style``, ``tv``, ``range``).
+        seconds: wall time since the run started.
+        image: the current image ``(1, H, W, 3)``, not yet clipped to [0, 1].
+        message: something worth telling the user (a failed step, a restart), or "".
+    """
+
+    iteration: int
+    iterations: int
+    evaluations: int
+    terms: dict[str, float]
+    seconds: float
+    image: tf.Tensor = field(repr=False)
+    message: str = ""
+
+
+Callback = Callable[[Progress], None]
+
+
+@dataclass(frozen=True)
+class AdamSettings:
+    """Adam's hyper-parameters, in units of pixels in [0, 1] per step."""
+
+    learning_rate: float = 0.02
+    beta_1: float = 0.99
+    beta_2: float = 0.999
+    epsilon: float = 0.1
+
+
+ADAM_PRESETS = {
+    # The seed report's settings: large momentum and epsilon, which damp Adam's noisy late steps.
+    "seed-report": AdamSettings(learning_rate=0.02, beta_1=0.99, beta_2=0.999, epsilon=0.1),
+    # Kingma & Ba's defaults with a step of a few levels of 255.
+    "standard": AdamSettings(learning_rate=0.01, beta_1=0.9, beta_2=0.999, epsilon=1e-8),
+}
+
+
+@dataclass(frozen=True)
+class OptimizeResult:
+    """The outcome of a run.
+
+    Attributes:
+        image: the best image found ``(1, H, W, 3)``, clipped to [0, 1].
+        terms: the loss terms at ``image``.
+        iterations: iterations done.
+        evaluations: objective evaluations done.
+        stopped: why it stopped: "iterations", "converged" or "failed: ...".
+        history: the progress after each chunk.
+        state: optimiser state to continue from (an ``LBfgsState`` or ``AdamState``).
+    """
+
+    image: tf.Tensor
+    terms: dict[str, float]
+    iterations: int
+    evaluations: int
+    stopped: str
+    history: tuple[Progress, ...]
+    state: object = None
+
+
+class LBfgsState(NamedTuple):
+    """L-BFGS state to continue a run exactly: TFP's results plus the objective's scale."""
+
+    results: tfp.optimizer.LBfgsOptimizerResults
+    scale: float
+    iterations_before: int  # iterations done before the last restart of L-BFGS's history
+
+
+class AdamState(NamedTuple):
+    """Adam state to continue a run exactly."""
+
+    image: tf.Tensor
+    m: tf.Tensor
+    v: tf.Tensor
+    step: int
+    scale: float
+    evaluations: int
+
+
+def _as_floats(terms: dict[str, tf.Tensor]) -> dict[str, float]:
+    return {name: float(value) for name, value in terms.items()}
+
+
+def _gradient_rms(loss_function: LossFunction, image: tf.Tensor) -> float:
+    with tf.GradientTape() as tape:
+        tape.watch(image)
+        total = loss_function(image)["total"]
+    gradient = tape.gradient(total, image)
+    return float(tf.sqrt(tf.reduce_mean(tf.square(gradient))))
+
+
+def _scale_for(loss_function: LossFunction, image: tf.Tensor, target: float) -> float:
+    """The factor that brings the gradient's RMS at ``image`` to ``target`` (1 for a zero gradient)."""
+    rms = _gradient_rms(tf.function(loss_function), image)
+    return target / rms if rms > 0 and math.isfinite(rms) else 1.0
+
+
+class _LBfgsRunner:
+    """L-BFGS steps for one image shape around a compiled value-and-gradient function.
+
+    Only the objective is compiled (traced once per shape). TFP's loop runs eagerly: tracing
+    ``lbfgs_minimize`` itself costs about 12 s per shape on a 2-core CPU, while its eager
+    bookkeeping costs milliseconds per evaluation, against a network evaluation of a second or
+    more at useful sizes.
+    """
+
+    def __init__(self, loss_function: LossFunction, shape: list[int], scale: float | None,
+                 correction_pairs: int, tolerance: float) -> None:
+        self.shape = shape
+        self.traces = 0
+        # A variable, so that setting the scale after a first evaluation needs no new trace.
+        self._scale = tf.Variable(1.0 if scale is None else scale, trainable=False)
+        value_and_gradient = make_value_and_gradient(loss_function, shape, self._scale)
+
+        def counted(x: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+            self.traces += 1  # runs only while tracing
+            return value_and_gradient(x)
+
+        self.value_and_gradient = tf.function(counted)
+        self.options = dict(
+            num_correction_pairs=correction_pairs,
+            tolerance=0.0,  # no stopping on a small gradient: the normalised scale makes it meaningless
+            x_tolerance=0.0,
+            f_relative_tolerance=tolerance,
+        )
+        self.terms = tf.function(loss_function)
+
+    @property
+    def scale(self) -> float:
+        return float(self._scale.numpy())
+
+    def choose_scale(self, x0: tf.Tensor) -> None:
+        """Scales the objective so that a step along the gradient at ``x0`` moves pixels by LBFGS_FIRST_STEP (RMS)."""
+        self._scale.assign(1.0)
+        _, gradient = self.value_and_gradient(x0)
+        rms = float(tf.sqrt(tf.reduce_mean(tf.square(gradient))))
+        self._scale.assign(LBFGS_FIRST_STEP / rms if rms > 0 and math.isfinite(rms) else 1.0)
+
+    def start(self, x0: tf.Tensor) -> tfp.optimizer.LBfgsOptimizerResults:
+        """The state at ``x0`` (one evaluation), with an empty history."""
+        return tfp.optimizer.lbfgs_minimize(
+            self.value_and_gradient, initial_position=x0, max_iterations=0, **self.options)
+
+    def advance(self, state: tfp.optimizer.LBfgsOptimizerResults, max_iterations: int):
+        """Continues ``state`` until it has done ``max_iterations`` iterations in all."""
+        return tfp.optimizer.lbfgs_minimize(
+            self.value_and_gradient, initial_position=None, previous_optimizer_results=state,
+            max_iterations=max_iterations, **self.options)
+
+    def image_of(self, results: tfp.optimizer.LBfgsOptimizerResults) -> tf.Tensor:
+        return tf.reshape(results.position, self.shape)
+
+
+def _healthy(results: tfp.optimizer.LBfgsOptimizerResults) -> bool:
+    return bool(np.isfinite(results.objective_value.numpy())) and bool(
+        np.all(np.isfinite(results.position.numpy())))
+
+
+def minimize_lbfgs(
+    loss_function: LossFunction,
+    initial_image: tf.Tensor,
+    *,
+    iterations: int,
+    chunk_iterations: int = 10,
+    correction_pairs: int = 10,
+    tolerance: float = 0.0,
+    callback: Callback | None = None,
+    state: LBfgsState | None = None,
+) -> OptimizeResult:
+    """Minimises the loss over the image's pixels with ``tfp.optimizer.lbfgs_minimize``.
+
+    The run is split into chunks of ``chunk_iterations`` iterations; each chunk continues from
+    the last through ``previous_optimizer_results``, so the L-BFGS history is carried exactly and
+    n chunks of k iterations end where one run of n k iterations would.
+
+    A line search that fails, or a value that is not finite, is reported through the callback;
+    L-BFGS then restarts its history once from the last good image, and the run ends if that
+    fails too. The last good image is kept.
+
+    Args:
+        loss_function: ``image (1, H, W, 3) -> terms`` with a ``total`` to minimise.
+        initial_image: ``(1, H, W, 3)`` float32.
+        iterations: L-BFGS iterations to run in all (including those in ``state``).
+        chunk_iterations: iterations between reports.
+        correction_pairs: L-BFGS history length; memory is 2 x pairs x pixels x 3 floats.
+        tolerance: stop early when an iteration lowers the loss by less than this fraction;
+            0 (the default) runs every iteration.
+        callback: called after each chunk with a ``Progress``.
+        state: continue from a previous run's ``OptimizeResult.state`` instead of the image.
+
+    Returns:
+        An ``OptimizeResult`` whose ``state`` continues the run.
+    """
+    shape = list(initial_image.shape)
+    clock = time.perf_counter()
+    if state is None:
+        runner = _LBfgsRunner(loss_function, shape, None, correction_pairs, tolerance)
+        runner.choose_scale(tf.reshape(initial_image, [-1]))
+        results = runner.start(tf.reshape(initial_image, [-1]))
+        before = 0
+    else:
+        runner = _LBfgsRunner(loss_function, shape, state.scale, correction_pairs, tolerance)
+        results, before = state.results, state.iterations_before
+    good = results
+    history: list[Progress] = []
+    stopped, restarted = "iterations", False
+    extra_evaluations = 0  # evaluations spent by runs whose history was dropped at a restart
+    while before + int(results.num_iterations) < iterations:
+        target = min(int(results.num_iterations) + chunk_iterations, iterations - before)
+        results = runner.advance(results, target)
+        message = ""
+        if not _healthy(results) or bool(results.failed):
+            message = f"L-BFGS step failed at iteration {before + int(results.num_iterations)}"
+            if restarted and int(results.num_iterations) == 0:
+                stopped = "failed: " + message
+                break
+            before += int(good.num_iterations)
+            extra_evaluations += int(results.num_objective_evaluations)
+            results, restarted = runner.start(tf.reshape(runner.image_of(good), [-1])), True
+            message += "; restarting its history from the last good image"
+        elif bool(results.converged):
+            good, stopped = results, "converged"
+            break
+        else:
+            good, restarted = results, False
+        history.append(_progress(runner, good, before, iterations, extra_evaluations, clock, message))
+        if callback is not None:
+            callback(history[-1])
+    if stopped == "converged":
+        history.append(_progress(runner, good, before, iterations, extra_evaluations, clock, "converged"))
+        if callback is not None:
+            callback(history[-1])
+    image = tf.clip_by_value(runner.image_of(good), 0.0, 1.0)
+    last = history[-1] if history else _progress(runner, good, before, iterations, extra_evaluations, clock, "")
+    return OptimizeResult(
+        image=image,
+        terms=last.terms,
+        iterations=last.iteration,
+        evaluations=last.evaluations,
+        stopped=stopped,
+        history=tuple(history),
+        state=LBfgsState(good, runner.scale, before),
+    )
+
+
+def _progress(runner: _LBfgsRunner, results, before: int, iterations: int, extra_evaluations: int,
+              clock: float, message: str) -> Progress:
+    image = runner.image_of(results)
+    return Progress(
+        iteration=before + int(results.num_iterations),
+        iterations=iterations,
+        evaluations=extra_evaluations + int(results.num_objective_evaluations),
+        terms=_as_floats(runner.terms(image)),
+        seconds=time.perf_counter() - clock,
+        image=image,
+        message=message,
+    )
+
+
+def minimize_adam(
+    loss_function: LossFunction,
+    initial_image: tf.Tensor,
+    *,
+    iterations: int,
+    settings: AdamSettings = ADAM_PRESETS["seed-report"],
+    chunk_iterations: int = 10,
+    callback: Callback | None = None,
+    state: AdamState | None = None,
+) -> OptimizeResult:
+    """Minimises the loss with Adam, projecting pixels back into [0, 1] after every step.
+
+    Projection suits Adam (it keeps no curvature pairs for the projection to invalidate), so
+    Adam needs no range penalty; the penalty is simply 0 inside [0, 1].
+
+    Args:
+        loss_function: ``image (1, H, W, 3) -> terms`` with a ``total`` to minimise.
+        initial_image: ``(1, H, W, 3)`` float32.
+        iterations: steps to run in all (including those in ``state``).
+        settings: learning rate, betas and epsilon (see ``ADAM_PRESETS``).
+        chunk_iterations: steps between reports.
+        callback: called after each chunk with a ``Progress``.
+        state: continue from a previous run's ``OptimizeResult.state``.
+
+    Returns:
+        An ``OptimizeResult`` whose ``state`` continues the run.
+    """
+    clock = time.perf_counter()
+    if state is None:
+        image = tf.clip_by_value(initial_image, 0.0, 1.0)
+        scale = _scale_for(loss_function, image, ADAM_GRADIENT_RMS)
+        state = AdamState(image, tf.zeros_like(image), tf.zeros_like(image), 0, scale, 0)
+    step = _make_adam_step(loss_function, state.scale, settings)
+    history: list[Progress] = []
+    terms_function = tf.function(loss_function)
+    image, m, v, done = state.image, state.m, state.v, state.step
+    while done < iterations:
+        count = min(chunk_iterations, iterations - done)
+        image, m, v = step(image, m, v, tf.constant(done, tf.float32), tf.constant(count, tf.int32))
+        done += count
+        evaluations = state.evaluations + done - state.step
+        history.append(Progress(done, iterations, evaluations, _as_floats(terms_function(image)),
+                                time.perf_counter() - clock, image))
+        if callback is not None:
+            callback(history[-1])
+    terms = history[-1].terms if history else _as_floats(terms_function(image))
+    final = AdamState(image, m, v, done, state.scale, state.evaluations + done - state.step)
+    return OptimizeResult(image, terms, done, final.evaluations, "iterations", tuple(history), final)
+
+
+def _make_adam_step(loss_function: LossFunction, scale: float, settings: AdamSettings):
+    """A compiled loop of ``count`` Adam steps from step number ``done``."""
+    lr, b1, b2, eps = settings.learning_rate, settings.beta_1, settings.beta_2, settings.epsilon
+
+    @tf.function
+    def run(image, m, v, done, count):
+        for i in tf.range(count):
+            with tf.GradientTape() as tape:
+                tape.watch(image)
+                total = loss_function(image)["total"] * scale
+            gradient = tape.gradient(total, image)
+            t = done + tf.cast(i, tf.float32) + 1.0
+            m = b1 * m + (1.0 - b1) * gradient
+            v = b2 * v + (1.0 - b2) * tf.square(gradient)
+            m_hat, v_hat = m / (1.0 - b1**t), v / (1.0 - b2**t)
+            image = tf.clip_by_value(image - lr * m_hat / (tf.sqrt(v_hat) + eps), 0.0, 1.0)
+        return image, m, v
+
+    return run

@@ -1,0 +1,199 @@
+"""Render settings: defaults, then a TOML config, then the command line.
+
+A config file holds any render option at its top level and the ladder as ``[[rung]]`` tables::
+
+    backbone = "vgg16-hed"
+    style_weight = 10.0
+
+    [[rung]]
+    long_edge_px = 256
+    iterations = 200
+
+    [[rung]]
+    long_edge_px = 512
+    iterations = 100
+    style_weight = 20.0     # a rung may override the ladder's weights
+
+Everything is checked when loaded: an unknown field, a wrong type or an impossible value raises
+HiresError naming the file, the field and the fix.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from hires.errors import HiresError
+from hires.ladder import Ladder, Rung, check_ladder, default_rungs
+
+DEFAULT_SIZE_PX = 512
+BACKBONE_CHOICES = ("auto", "vgg19", "vgg16-hed", "tiny")
+PAPER_STYLE_LAYERS = tuple((f"block{i}_conv1", 1.0) for i in range(1, 6))
+
+
+@dataclass(frozen=True)
+class RenderSettings:
+    """Everything that decides a render except its input and output files.
+
+    Attributes:
+        ladder: the rungs and the values they share.
+        backbone: "auto", "vgg19", "vgg16-hed" or "tiny".
+        weights: a VGG19 weights file (for machines without internet).
+        pooling: "avg" (the paper's) or "max".
+        content_layer: the layer of the content term.
+        style_layers: (layer, weight) pairs of the style term.
+        init: "content", "noise" or the path of an image to start from.
+        seed: seeds the noise initial image.
+        tolerance: stop a rung early when an iteration improves the loss by less than this fraction (0: never).
+        adam_preset: Adam's settings when the optimizer is adam.
+        chunk_iterations: iterations between progress reports.
+        style_blend: one weight per style image (None: equal).
+    """
+
+    ladder: Ladder
+    backbone: str = "auto"
+    weights: str | None = None
+    pooling: str = "avg"
+    content_layer: str = "block4_conv2"
+    style_layers: tuple[tuple[str, float], ...] = PAPER_STYLE_LAYERS
+    init: str = "content"
+    seed: int = 0
+    tolerance: float = 0.0
+    adam_preset: str = "seed-report"
+    chunk_iterations: int = 10
+    style_blend: tuple[float, ...] | None = None
+
+
+# The type each TOML field must have; floats accept integers.
+_SETTINGS_TYPES: dict[str, type] = {
+    "backbone": str, "weights": str, "pooling": str, "content_layer": str, "init": str,
+    "seed": int, "tolerance": float, "adam_preset": str, "chunk_iterations": int,
+}
+_LADDER_TYPES: dict[str, type] = {
+    "content_weight": float, "style_weight": float, "tv_weight": float, "style_scale": float,
+    "correction_pairs": int, "optimizer": str, "upsample": str,
+}
+_RUNG_TYPES: dict[str, type] = {
+    "long_edge_px": int, "iterations": int, **{k: v for k, v in _LADDER_TYPES.items() if k != "upsample"},
+}
+_SPECIAL = ("rung", "style_layers", "style_blend")
+
+
+def default_settings(size_px: int = DEFAULT_SIZE_PX) -> RenderSettings:
+    """The settings with no config: the paper's loss and the default ladder to ``size_px``."""
+    return RenderSettings(ladder=Ladder(rungs=default_rungs(size_px)))
+
+
+def load_config(path: str | Path) -> RenderSettings:
+    """Reads and checks a TOML config.
+
+    Raises:
+        HiresError: for a missing or unreadable file, broken TOML, an unknown field, a wrong
+            type or an impossible value; the message names the file and the field.
+    """
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise HiresError(f"config {path} not found; check the path (configs live in configs/)") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise HiresError(f"cannot read config {path}: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise HiresError(f"config {path} is not valid TOML: {exc}; fix the line it names") from exc
+    return settings_from_dict(data, source=f"config {path}")
+
+
+def settings_from_dict(data: dict[str, Any], *, source: str) -> RenderSettings:
+    """Builds RenderSettings from a parsed TOML table; see ``load_config``."""
+    known = set(_SETTINGS_TYPES) | set(_LADDER_TYPES) | set(_SPECIAL)
+    for key in data:
+        if key not in known:
+            raise HiresError(
+                f"{source}: unknown field {key!r}; known fields are {', '.join(sorted(known))}")
+    settings_values = {k: _typed(data[k], t, f"{source}: {k}") for k, t in _SETTINGS_TYPES.items() if k in data}
+    ladder_values = {k: _typed(data[k], t, f"{source}: {k}") for k, t in _LADDER_TYPES.items() if k in data}
+    rungs = _rungs_from(data.get("rung"), source)
+    ladder = Ladder(rungs=rungs, **ladder_values)
+    check_ladder(ladder, source)
+    settings = replace(default_settings(), ladder=ladder, **settings_values)
+    if "style_layers" in data:
+        settings = replace(settings, style_layers=_style_layers_from(data["style_layers"], source))
+    if "style_blend" in data:
+        settings = replace(settings, style_blend=parse_blend(data["style_blend"], source))
+    check_settings(settings, source)
+    return settings
+
+
+def _rungs_from(tables: Any, source: str) -> tuple[Rung, ...]:
+    if tables is None:
+        return default_rungs(DEFAULT_SIZE_PX)
+    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+        raise HiresError(f"{source}: rung must be a list of tables, written [[rung]]")
+    rungs = []
+    for number, table in enumerate(tables, start=1):
+        where = f"{source}: rung {number}"
+        for key in table:
+            if key not in _RUNG_TYPES:
+                raise HiresError(f"{where}: unknown field {key!r}; known fields are {', '.join(_RUNG_TYPES)}")
+        for key in ("long_edge_px", "iterations"):
+            if key not in table:
+                raise HiresError(f"{where}: {key} is missing; every [[rung]] needs long_edge_px and iterations")
+        rungs.append(Rung(**{k: _typed(v, _RUNG_TYPES[k], f"{where}: {k}") for k, v in table.items()}))
+    return tuple(rungs)
+
+
+def _style_layers_from(value: Any, source: str) -> tuple[tuple[str, float], ...]:
+    if not isinstance(value, dict) or not value:
+        raise HiresError(f'{source}: style_layers must be a table of layer = weight, e.g. {{ block1_conv1 = 1.0 }}')
+    return tuple((name, _typed(weight, float, f"{source}: style_layers.{name}")) for name, weight in value.items())
+
+
+def parse_blend(value: Any, source: str) -> tuple[float, ...]:
+    """Style blend weights from a list of numbers or a comma-separated string like "0.7,0.3"."""
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not items:
+        raise HiresError(f"{source}: style_blend must be a list of weights, e.g. [0.7, 0.3]")
+    try:
+        weights = tuple(float(item) for item in items)
+    except (TypeError, ValueError) as exc:
+        raise HiresError(f"{source}: style_blend {value!r} must be numbers, e.g. 0.7,0.3") from exc
+    if any(w < 0 for w in weights) or sum(weights) <= 0:
+        raise HiresError(f"{source}: style_blend weights must be 0 or more and not all 0, not {value!r}")
+    return weights
+
+
+def _typed(value: Any, kind: type, where: str) -> Any:
+    """``value`` if it has type ``kind`` (an int passes for a float), else HiresError."""
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
+        return value
+    names = {int: "a whole number", float: "a number", str: "a string in quotes"}
+    raise HiresError(f"{where} must be {names[kind]}, not {value!r}")
+
+
+def check_settings(settings: RenderSettings, source: str = "the settings") -> None:
+    """Raises HiresError for impossible values outside the ladder."""
+    if settings.backbone not in BACKBONE_CHOICES:
+        raise HiresError(f"{source}: backbone must be one of {', '.join(BACKBONE_CHOICES)}, not {settings.backbone!r}")
+    if settings.pooling not in ("avg", "max"):
+        raise HiresError(f"{source}: pooling must be avg or max, not {settings.pooling!r}")
+    if not 0 <= settings.tolerance < 1:
+        raise HiresError(f"{source}: tolerance must be at least 0 and below 1, not {settings.tolerance}")
+    if settings.chunk_iterations < 1:
+        raise HiresError(f"{source}: chunk_iterations must be 1 or more, not {settings.chunk_iterations}")
+    if settings.seed < 0:
+        raise HiresError(f"{source}: seed must be 0 or more, not {settings.seed}")
+    if any(weight < 0 for _, weight in settings.style_layers):
+        raise HiresError(f"{source}: style layer weights must be 0 or more")
+    from core.optimize import ADAM_PRESETS  # light: no graph is built
+
+    if settings.adam_preset not in ADAM_PRESETS:
+        raise HiresError(f"{source}: adam_preset must be one of {', '.join(ADAM_PRESETS)}, not {settings.adam_preset!r}")
+
+
+def settings_fields() -> tuple[str, ...]:
+    """Names of the RenderSettings fields, for the command line's overrides."""
+    return tuple(f.name for f in fields(RenderSettings))

@@ -1,0 +1,138 @@
+"""The resolution ladder as data: rungs from small to large, kept apart from the optimiser loop.
+
+A render runs the core at the first rung's size, upsamples the result as the initial image of
+the next rung, and climbs to the target. Each rung may override the ladder's weights, style
+scale, L-BFGS history length and optimiser.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+
+from hires.errors import HiresError
+
+FIRST_RUNG_PX = 256
+OPTIMIZERS = ("lbfgs", "adam")
+UPSAMPLE_METHODS = ("bicubic", "bilinear", "lanczos3", "nearest")
+
+
+@dataclass(frozen=True)
+class Rung:
+    """One size of the ladder; ``None`` fields take the ladder's value.
+
+    Attributes:
+        long_edge_px: the long edge of the image at this rung, before rounding to the backbone's stride.
+        iterations: optimiser iterations at this rung.
+        content_weight, style_weight, tv_weight: loss weights.
+        style_scale: the style image's long edge relative to this rung's long edge.
+        correction_pairs: L-BFGS history length.
+        optimizer: "lbfgs" or "adam".
+    """
+
+    long_edge_px: int
+    iterations: int
+    content_weight: float | None = None
+    style_weight: float | None = None
+    tv_weight: float | None = None
+    style_scale: float | None = None
+    correction_pairs: int | None = None
+    optimizer: str | None = None
+
+
+@dataclass(frozen=True)
+class Ladder:
+    """Rungs from small to large, and the values a rung takes when it does not override them."""
+
+    rungs: tuple[Rung, ...]
+    content_weight: float = 1.0
+    style_weight: float = 10.0
+    tv_weight: float = 0.0
+    style_scale: float = 1.0
+    correction_pairs: int = 10
+    optimizer: str = "lbfgs"
+    upsample: str = "bicubic"
+
+    def resolve(self, index: int) -> Rung:
+        """Rung ``index`` with every ``None`` replaced by the ladder's value."""
+        rung = self.rungs[index]
+        values = {f.name: getattr(rung, f.name) for f in fields(Rung)}
+        for name, value in values.items():
+            if value is None:
+                values[name] = getattr(self, name)
+        return Rung(**values)
+
+
+def default_rungs(size_px: int, *, iterations: int = 200, upper_iterations: int = 100) -> tuple[Rung, ...]:
+    """256 px, doubling, up to ``size_px``; a target of 256 or less is one rung.
+
+    The first rung does most of the work from the initial image, so it gets ``iterations``;
+    each later rung starts from an upsampled, already stylised image and needs fewer.
+    """
+    sizes = []
+    edge = FIRST_RUNG_PX
+    while edge < size_px:
+        sizes.append(edge)
+        edge *= 2
+    sizes.append(size_px)
+    return tuple(Rung(px, iterations if i == 0 else upper_iterations) for i, px in enumerate(sizes))
+
+
+def adjust_last_rung(ladder: Ladder, *, size_px: int | None, iterations: int | None) -> Ladder:
+    """Applies ``--size`` and ``--iterations`` to the last rung, dropping rungs not below the new size."""
+    if size_px is None and iterations is None:
+        return ladder
+    last = ladder.rungs[-1]
+    rungs = list(ladder.rungs[:-1])
+    if size_px is not None:
+        rungs = [rung for rung in rungs if rung.long_edge_px < size_px]
+        last = replace(last, long_edge_px=size_px)
+    if iterations is not None:
+        last = replace(last, iterations=iterations)
+    return replace(ladder, rungs=tuple(rungs + [last]))
+
+
+def check_ladder(ladder: Ladder, source: str = "the ladder") -> None:
+    """Raises HiresError naming the first impossible value in a ladder."""
+    if not ladder.rungs:
+        raise HiresError(f"{source}: the ladder has no rung; add at least one [[rung]] table")
+    if ladder.optimizer not in OPTIMIZERS:
+        raise HiresError(f"{source}: optimizer must be one of {', '.join(OPTIMIZERS)}, not {ladder.optimizer!r}")
+    if ladder.upsample not in UPSAMPLE_METHODS:
+        raise HiresError(f"{source}: upsample must be one of {', '.join(UPSAMPLE_METHODS)}, not {ladder.upsample!r}")
+    previous = 0
+    for number, rung in enumerate(ladder.rungs, start=1):
+        where = f"{source}: rung {number}"
+        if rung.long_edge_px < 16 or rung.long_edge_px > 200_000:
+            raise HiresError(f"{where}: long_edge_px must be between 16 and 200000, not {rung.long_edge_px}")
+        if rung.long_edge_px <= previous:
+            raise HiresError(
+                f"{where}: long_edge_px {rung.long_edge_px} is not larger than the rung before ({previous}); "
+                "list rungs from small to large")
+        if rung.iterations < 1:
+            raise HiresError(f"{where}: iterations must be 1 or more, not {rung.iterations}")
+        _check_values(ladder.resolve(number - 1), where)
+        previous = rung.long_edge_px
+
+
+def _check_values(rung: Rung, where: str) -> None:
+    for name in ("content_weight", "style_weight", "tv_weight"):
+        if getattr(rung, name) < 0:
+            raise HiresError(f"{where}: {name} must be 0 or more, not {getattr(rung, name)}")
+    if not 0.01 <= rung.style_scale <= 16:
+        raise HiresError(f"{where}: style_scale must be between 0.01 and 16, not {rung.style_scale}")
+    if not 1 <= rung.correction_pairs <= 1000:
+        raise HiresError(f"{where}: correction_pairs must be between 1 and 1000, not {rung.correction_pairs}")
+    if rung.optimizer not in OPTIMIZERS:
+        raise HiresError(f"{where}: optimizer must be one of {', '.join(OPTIMIZERS)}, not {rung.optimizer!r}")
+
+
+def rung_shape(content_height: int, content_width: int, long_edge_px: int, *, multiple: int) -> tuple[int, int]:
+    """The ``(height, width)`` of a rung: the content's aspect ratio, each side a multiple of ``multiple``.
+
+    The backbone's pooling halves the image four times before block5; sides that are multiples
+    of its total stride keep every layer's grid aligned with the pixels (and tiles exact).
+    """
+    scale = long_edge_px / max(content_height, content_width)
+    height = max(multiple, round(content_height * scale / multiple) * multiple)
+    width = max(multiple, round(content_width * scale / multiple) * multiple)
+    return height, width
