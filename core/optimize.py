@@ -246,8 +246,12 @@ def minimize_lbfgs(
         message = ""
         if not _healthy(results) or bool(results.failed):
             message = f"L-BFGS step failed at iteration {before + int(results.num_iterations)}"
-            if restarted and int(results.num_iterations) == 0:
+            if restarted:  # a fresh history failed before any good chunk: give up
                 stopped = "failed: " + message
+                history.append(_progress(runner, good, before, iterations, extra_evaluations, clock,
+                                         message + "; kept the last good image"))
+                if callback is not None:
+                    callback(history[-1])
                 break
             before += int(good.num_iterations)
             extra_evaluations += int(results.num_objective_evaluations)

@@ -24,6 +24,7 @@ from core.objective import LossSpec, compute_targets, make_extractor, make_loss_
 from core.optimize import ADAM_PRESETS, OptimizeResult, Progress, minimize_adam, minimize_lbfgs
 from hires import images
 from hires.config import RenderSettings
+from hires.contact_sheet import SheetRung, make_contact_sheet
 from hires.errors import HiresError
 from hires.ladder import Rung, rung_shape
 
@@ -43,7 +44,8 @@ class RenderJob:
         output: the file to write; its extension picks the format.
         settings: the ladder and every render option.
         overwrite: replace an existing output.
-        save_rungs: save each rung's result in ``<output>.rungs/`` as it finishes.
+        save_rungs: save each rung's result in ``<output>.rungs/`` as it finishes, and a
+            contact sheet of the whole ladder as ``<output>.contact.png``.
     """
 
     content: Path
@@ -264,7 +266,24 @@ def render(job: RenderJob, reporter: Reporter | None = None) -> RenderResult:
         reporter.rung_finished(result)
         image = to_tensor(result.image)
     images.write_image(job.output, results[-1].image, overwrite=job.overwrite)
+    if job.save_rungs:
+        sheet = make_contact_sheet(content[0].numpy(), [s[0].numpy() for s in styles],
+                                   [_sheet_rung(result) for result in results])
+        images.write_image(contact_sheet_path(job.output), sheet, overwrite=True)
     return RenderResult(job.output, tuple(results), backbone.name, time.perf_counter() - clock)
+
+
+def contact_sheet_path(output: Path) -> Path:
+    """Where the contact sheet goes: ``out.png`` -> ``out.contact.png``."""
+    return output.with_name(output.name.rsplit(".", 1)[0] + ".contact.png")
+
+
+def _sheet_rung(result: RungResult) -> SheetRung:
+    plan = result.plan
+    label = (f"rung {plan.index + 1}/{plan.count}  {plan.width}x{plan.height}  "
+             f"({plan.rung.iterations} it, {result.seconds:.0f} s)")
+    return SheetRung(label, result.image, [p.iteration for p in result.history],
+                     [p.terms["total"] for p in result.history])
 
 
 def _render_rung(job: RenderJob, backbone: Backbone, plan: RungPlan, content: tf.Tensor,

@@ -1,0 +1,53 @@
+"""Shared fixtures: small images made in code, the tiny backbone, and the shared test images."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+import pytest
+
+SHARED_IMAGES = Path(__file__).resolve().parents[1].parent / "shared" / "images"
+
+
+def smooth_image(height: int, width: int, seed: int = 0) -> np.ndarray:
+    """A smooth random colour field ``(1, H, W, 3)`` in [0, 1]: a few low-frequency waves."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    image = np.zeros((height, width, 3), np.float32)
+    for channel in range(3):
+        for _ in range(3):
+            fy, fx = rng.uniform(0.5, 2.0, size=2) * 2 * np.pi
+            phase = rng.uniform(0, 2 * np.pi)
+            image[..., channel] += np.sin(fy * y / height + fx * x / width + phase)
+    image = (image - image.min()) / (image.max() - image.min())
+    return image[None].astype(np.float32)
+
+
+def noise_image(height: int, width: int, seed: int = 1) -> np.ndarray:
+    """Uniform noise ``(1, H, W, 3)`` in [0, 1]."""
+    return np.random.default_rng(seed).uniform(size=(1, height, width, 3)).astype(np.float32)
+
+
+@pytest.fixture(scope="session")
+def tiny():
+    from core.backbones import load_backbone
+
+    return load_backbone("tiny")
+
+
+@pytest.fixture(scope="session")
+def hed():
+    from core.backbones import load_backbone
+
+    return load_backbone("vgg16-hed")
+
+
+@pytest.fixture
+def shared_images() -> Path:
+    if not SHARED_IMAGES.is_dir():
+        pytest.skip(f"{SHARED_IMAGES} is absent: the real-transfer tests need ../shared/images")
+    return SHARED_IMAGES

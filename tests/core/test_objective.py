@@ -1,0 +1,75 @@
+"""The objective: normalisation across sizes, targets, blends."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from core.errors import CoreError
+from core.objective import LossSpec, compute_targets, make_extractor, make_loss_function
+from tests.conftest import smooth_image
+
+
+def _read(path, size):
+    from PIL import Image
+
+    with Image.open(path) as image:
+        image = image.convert("RGB").resize((size, size), Image.LANCZOS)
+    return tf.constant(np.asarray(image, np.float32)[None] / 255.0)
+
+
+def _terms(backbone, spec, content, style, image):
+    extractor = make_extractor(backbone, spec)
+    targets = compute_targets(extractor, spec, content, [style])
+    return {k: float(v) for k, v in make_loss_function(extractor, spec, targets)(image).items()}
+
+
+@pytest.mark.real
+def test_each_term_agrees_between_image_and_its_2x_upscale(hed, shared_images):
+    """One set of weights, one balance: no term may grow or shrink with the pixel count.
+
+    A half-stylised picture (the photograph blended with the painting) at 128 px and its 2x
+    bicubic upscale, each against targets at its own size. The paper's sums would differ 4x
+    (content, total variation) and 16x (style) here.
+    """
+    spec = LossSpec(tv_weight=1.0)
+    content = _read(shared_images / "tubingen.jpg", 128)
+    style = _read(shared_images / "starry_night.jpg", 128)
+    image = 0.7 * content + 0.3 * style
+    small = _terms(hed, spec, content, style, image)
+    up = [tf.image.resize(x, (256, 256), method="bicubic") for x in (content, style, image)]
+    large = _terms(hed, spec, *up)
+    for term in ("content", "style", "tv"):
+        assert small[term] > 0
+        assert abs(large[term] / small[term] - 1) < 0.05, (term, small[term], large[term])
+
+
+def test_content_image_has_zero_content_loss(tiny):
+    spec = LossSpec()
+    content = tf.constant(smooth_image(32, 48))
+    extractor = make_extractor(tiny, spec)
+    targets = compute_targets(extractor, spec, content, [tf.constant(smooth_image(40, 40, 5))])
+    terms = make_loss_function(extractor, spec, targets)(content)
+    assert float(terms["content"]) == 0.0
+    assert float(terms["style"]) > 0.0
+
+
+def test_blend_weights_one_zero_equal_the_single_style(tiny):
+    spec = LossSpec()
+    extractor = make_extractor(tiny, spec)
+    content, first, second = (tf.constant(smooth_image(32, 32, seed)) for seed in (1, 2, 3))
+    single = compute_targets(extractor, spec, content, [first])
+    blended = compute_targets(extractor, spec, content, [first, second], [1.0, 0.0])
+    for name in single.grams:
+        np.testing.assert_allclose(blended.grams[name].numpy(), single.grams[name].numpy(), rtol=1e-6)
+
+
+def test_bad_blend_and_weights_are_refused(tiny):
+    spec = LossSpec()
+    extractor = make_extractor(tiny, spec)
+    image = tf.constant(smooth_image(32, 32))
+    with pytest.raises(CoreError, match="blend"):
+        compute_targets(extractor, spec, image, [image], [1.0, 2.0])
+    with pytest.raises(CoreError, match="style weight"):
+        LossSpec(style_weight=-1.0)
+    with pytest.raises(CoreError, match="no layer"):
+        make_extractor(tiny, LossSpec(content_layer="block9_conv9"))

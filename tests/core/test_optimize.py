@@ -1,0 +1,136 @@
+"""The optimisers: L-BFGS in chunks, failure handling, Adam, compiled traces."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from core.objective import LossSpec, compute_targets, make_extractor, make_loss_function
+from core.optimize import ADAM_PRESETS, minimize_adam, minimize_lbfgs
+from tests.conftest import noise_image, smooth_image
+
+
+def _quadratic(target):
+    """A loss whose minimum is ``target``: the L-BFGS textbook case."""
+    target = tf.constant(target)
+
+    def loss_function(image):
+        total = tf.reduce_sum(tf.square(image - target) * tf.constant([1.0, 4.0, 9.0]))
+        zero = tf.constant(0.0)
+        return {"total": total, "content": total, "style": zero, "tv": zero, "range": zero}
+
+    return loss_function
+
+
+def _tiny_problem(tiny, size=32):
+    spec = LossSpec()
+    extractor = make_extractor(tiny, spec)
+    content = tf.constant(smooth_image(size, size, 1))
+    targets = compute_targets(extractor, spec, content, [tf.constant(noise_image(size, size, 2))])
+    return make_loss_function(extractor, spec, targets), content
+
+
+def test_lbfgs_finds_minimum_of_quadratic():
+    target = np.random.default_rng(0).uniform(0.2, 0.8, size=(1, 4, 5, 3)).astype(np.float32)
+    result = minimize_lbfgs(_quadratic(target), tf.fill((1, 4, 5, 3), 0.5), iterations=30)
+    np.testing.assert_allclose(result.image.numpy(), target, atol=1e-4)
+
+
+def test_chunks_end_where_one_run_ends(tiny):
+    loss_function, start = _tiny_problem(tiny)
+    whole = minimize_lbfgs(loss_function, start, iterations=12, chunk_iterations=12)
+    chunked = minimize_lbfgs(loss_function, start, iterations=12, chunk_iterations=3)
+    assert len(chunked.history) == 4 and len(whole.history) == 1
+    assert chunked.iterations == whole.iterations == 12
+    assert chunked.evaluations == whole.evaluations
+    np.testing.assert_array_equal(chunked.image.numpy(), whole.image.numpy())
+
+
+def test_resume_from_state_equals_uninterrupted(tiny):
+    loss_function, start = _tiny_problem(tiny)
+    whole = minimize_lbfgs(loss_function, start, iterations=10, chunk_iterations=5)
+    first = minimize_lbfgs(loss_function, start, iterations=5, chunk_iterations=5)
+    second = minimize_lbfgs(loss_function, start, iterations=10, chunk_iterations=5, state=first.state)
+    np.testing.assert_array_equal(second.image.numpy(), whole.image.numpy())
+
+
+def test_render_lowers_the_loss_and_reports_each_chunk(tiny):
+    loss_function, start = _tiny_problem(tiny)
+    seen = []
+    result = minimize_lbfgs(loss_function, start, iterations=20, chunk_iterations=5, callback=seen.append)
+    assert [p.iteration for p in seen] == [5, 10, 15, 20]
+    initial = float(loss_function(start)["total"])
+    assert result.terms["total"] < 0.5 * initial
+    assert seen[-1].evaluations >= 20
+    assert 0.0 <= float(tf.reduce_min(result.image)) and float(tf.reduce_max(result.image)) <= 1.0
+
+
+def test_objective_is_traced_once_across_chunks(tiny, monkeypatch):
+    import core.optimize as optimize
+
+    runners = []
+    original = optimize._LBfgsRunner
+
+    def recording(*args, **kwargs):
+        runners.append(original(*args, **kwargs))
+        return runners[-1]
+
+    monkeypatch.setattr(optimize, "_LBfgsRunner", recording)
+    loss_function, start = _tiny_problem(tiny)
+    minimize_lbfgs(loss_function, start, iterations=12, chunk_iterations=2)
+    assert runners[0].traces == 1
+
+
+def test_tolerance_stops_early_when_asked(tiny):
+    loss_function, start = _tiny_problem(tiny)
+    result = minimize_lbfgs(loss_function, start, iterations=500, chunk_iterations=50, tolerance=0.05)
+    assert result.stopped == "converged"
+    assert result.iterations < 500
+
+
+def test_non_finite_loss_is_reported_and_last_good_image_kept():
+    target = np.full((1, 4, 4, 3), 0.7, np.float32)
+    quadratic = _quadratic(target)
+
+    def poisoned(image):
+        terms = quadratic(image)
+        # Finite until the image comes close to the minimum, then NaN: a blow-up mid-run.
+        bad = tf.reduce_max(tf.abs(image - target)) < 0.05
+        return {**terms, "total": tf.where(bad, tf.constant(np.nan), terms["total"])}
+
+    seen = []
+    result = minimize_lbfgs(poisoned, tf.fill((1, 4, 4, 3), 0.0), iterations=40, chunk_iterations=1,
+                            callback=seen.append)
+    assert any("failed" in p.message and "restarting" in p.message for p in seen)
+    assert np.all(np.isfinite(result.image.numpy()))
+    assert np.isfinite(result.terms["total"])
+
+
+def test_a_loss_that_fails_everywhere_but_the_start_ends_the_run():
+    start = tf.fill((1, 4, 4, 3), 0.5)
+
+    def cliff(image):
+        moved = tf.reduce_max(tf.abs(image - start)) > 0
+        total = tf.where(moved, tf.constant(np.nan), tf.reduce_sum(image))
+        return {"total": total, "content": total, "style": total, "tv": total, "range": total}
+
+    result = minimize_lbfgs(cliff, start, iterations=10, chunk_iterations=2)
+    assert result.stopped.startswith("failed")
+    np.testing.assert_array_equal(result.image.numpy(), start.numpy())
+
+
+def test_adam_lowers_the_loss_and_stays_in_range(tiny):
+    loss_function, start = _tiny_problem(tiny)
+    result = minimize_adam(loss_function, start, iterations=20, chunk_iterations=10,
+                           settings=ADAM_PRESETS["seed-report"])
+    assert result.terms["total"] < float(loss_function(start)["total"])
+    assert len(result.history) == 2
+    image = result.image.numpy()
+    assert image.min() >= 0.0 and image.max() <= 1.0
+
+
+def test_adam_resume_equals_uninterrupted(tiny):
+    loss_function, start = _tiny_problem(tiny)
+    whole = minimize_adam(loss_function, start, iterations=8, chunk_iterations=4)
+    first = minimize_adam(loss_function, start, iterations=4, chunk_iterations=4)
+    second = minimize_adam(loss_function, start, iterations=8, chunk_iterations=4, state=first.state)
+    np.testing.assert_allclose(second.image.numpy(), whole.image.numpy(), atol=1e-6)
