@@ -111,16 +111,12 @@ def _value(option):
 
 def build_settings(config: Path | None, size: int | None, iterations: int | None, **overrides):
     """Defaults, then the config, then the command line; command-line weights beat rung overrides."""
-    from hires.config import check_settings, default_settings, load_config, parse_blend
-    from hires.ladder import Rung, adjust_last_rung, check_ladder, default_rungs
+    from hires.config import RenderSettings, check_settings, complete_ladder, load_config, parse_blend
+    from hires.ladder import Ladder, Rung, check_ladder
 
-    if config is not None:
-        settings = load_config(config)
-        ladder = adjust_last_rung(settings.ladder, size_px=size, iterations=iterations)
-    else:
-        settings = default_settings()
-        rungs = default_rungs(size) if size is not None else settings.ladder.rungs
-        ladder = adjust_last_rung(replace(settings.ladder, rungs=rungs), size_px=None, iterations=iterations)
+    settings = load_config(config) if config is not None else RenderSettings(ladder=Ladder(rungs=()))
+    settings = complete_ladder(settings, size_px=size, iterations=iterations)
+    ladder = settings.ladder
     given = {name: _value(value) for name, value in overrides.items() if value is not None}
     ladder_fields = {f.name for f in fields(type(ladder))} - {"rungs"}
     rung_fields = {f.name for f in fields(Rung)}
@@ -206,7 +202,7 @@ def _print_plan(job) -> None:
     typer.echo(f"{'rung':>4}  {'size':>11}  {'iterations':>10}  {'optimizer':>9}  {'memory':>9}")
     for p in plans:
         typer.echo(f"{p.index + 1:>4}  {p.width:>5}x{p.height:<5}  {p.rung.iterations:>10}  "
-                   f"{p.rung.optimizer:>9}  {p.memory_bytes / 2**30:>7.2f} GB")
+                   f"{p.rung.optimizer:>9}  {p.memory_bytes / 2**30:>7.2f} GiB")
     typer.echo(f"sides are rounded to multiples of {_stride(job, backbone)} px, the backbone's total stride")
 
 

@@ -20,13 +20,14 @@ HiresError naming the file, the field and the fix.
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
 from hires.errors import HiresError
-from hires.ladder import Ladder, Rung, check_ladder, default_rungs
+from hires.ladder import Ladder, Rung, adjust_last_rung, check_ladder, default_rungs
 
 DEFAULT_SIZE_PX = 512
 BACKBONE_CHOICES = ("auto", "vgg19", "vgg16-hed", "tiny")
@@ -116,7 +117,7 @@ def settings_from_dict(data: dict[str, Any], *, source: str) -> RenderSettings:
     ladder_values = {k: _typed(data[k], t, f"{source}: {k}") for k, t in _LADDER_TYPES.items() if k in data}
     rungs = _rungs_from(data.get("rung"), source)
     ladder = Ladder(rungs=rungs, **ladder_values)
-    check_ladder(ladder, source)
+    check_ladder(replace(ladder, rungs=rungs or default_rungs(DEFAULT_SIZE_PX)), source)
     settings = replace(default_settings(), ladder=ladder, **settings_values)
     if "style_layers" in data:
         settings = replace(settings, style_layers=_style_layers_from(data["style_layers"], source))
@@ -128,8 +129,10 @@ def settings_from_dict(data: dict[str, Any], *, source: str) -> RenderSettings:
 
 def _rungs_from(tables: Any, source: str) -> tuple[Rung, ...]:
     if tables is None:
-        return default_rungs(DEFAULT_SIZE_PX)
-    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+        return ()  # no ladder in the file: complete_ladder builds the default one to --size
+    if not isinstance(tables, list) or not tables or not all(isinstance(t, dict) for t in tables):
+        if isinstance(tables, list) and not tables:
+            raise HiresError(f"{source}: the ladder has no rung; add [[rung]] tables or remove `rung`")
         raise HiresError(f"{source}: rung must be a list of tables, written [[rung]]")
     rungs = []
     for number, table in enumerate(tables, start=1):
@@ -186,12 +189,28 @@ def check_settings(settings: RenderSettings, source: str = "the settings") -> No
         raise HiresError(f"{source}: chunk_iterations must be 1 or more, not {settings.chunk_iterations}")
     if settings.seed < 0:
         raise HiresError(f"{source}: seed must be 0 or more, not {settings.seed}")
-    if any(weight < 0 for _, weight in settings.style_layers):
-        raise HiresError(f"{source}: style layer weights must be 0 or more")
+    weights = [weight for _, weight in settings.style_layers]
+    if not all(math.isfinite(w) and w >= 0 for w in weights) or sum(weights) <= 0:
+        raise HiresError(f"{source}: style layer weights must be finite, 0 or more, and not all 0; got {weights}")
     from core.optimize import ADAM_PRESETS  # light: no graph is built
 
     if settings.adam_preset not in ADAM_PRESETS:
         raise HiresError(f"{source}: adam_preset must be one of {', '.join(ADAM_PRESETS)}, not {settings.adam_preset!r}")
+
+
+def complete_ladder(settings: RenderSettings, *, size_px: int | None, iterations: int | None) -> RenderSettings:
+    """Applies ``--size`` and ``--iterations``: to the last rung of a ladder, or to the default ladder.
+
+    A config without ``[[rung]]`` tables (and no config at all) gets the default ladder, built
+    to reach ``size_px``; a config's own ladder has its last rung adjusted.
+    """
+    ladder = settings.ladder
+    if ladder.rungs:
+        ladder = adjust_last_rung(ladder, size_px=size_px, iterations=iterations)
+    else:
+        rungs = default_rungs(size_px if size_px is not None else DEFAULT_SIZE_PX)
+        ladder = adjust_last_rung(replace(ladder, rungs=rungs), size_px=None, iterations=iterations)
+    return replace(settings, ladder=ladder)
 
 
 def settings_fields() -> tuple[str, ...]:

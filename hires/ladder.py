@@ -7,6 +7,7 @@ scale, L-BFGS history length and optimiser.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields, replace
 
 from hires.errors import HiresError
@@ -116,8 +117,9 @@ def check_ladder(ladder: Ladder, source: str = "the ladder") -> None:
 
 def _check_values(rung: Rung, where: str) -> None:
     for name in ("content_weight", "style_weight", "tv_weight"):
-        if getattr(rung, name) < 0:
-            raise HiresError(f"{where}: {name} must be 0 or more, not {getattr(rung, name)}")
+        value = getattr(rung, name)
+        if not (math.isfinite(value) and value >= 0):  # NaN fails every comparison: test it first
+            raise HiresError(f"{where}: {name} must be a finite number, 0 or more, not {value}")
     if not 0.01 <= rung.style_scale <= 16:
         raise HiresError(f"{where}: style_scale must be between 0.01 and 16, not {rung.style_scale}")
     if not 1 <= rung.correction_pairs <= 1000:

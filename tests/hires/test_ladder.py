@@ -240,9 +240,6 @@ def test_check_ladder_unknown_upsample():
     _raises(Ladder(rungs=(Rung(256, 10),), upsample="cubic"), "upsample", "'cubic'")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug in hires/ladder.py _check_values: `value < 0` is False for NaN, so a NaN weight (TOML "
-    "`style_weight = nan`, or --style-weight nan) passes the check and makes the loss NaN"))
 @pytest.mark.parametrize("name", ["content_weight", "style_weight", "tv_weight"])
 def test_check_ladder_nan_weight(name):
     _raises(Ladder(rungs=(Rung(256, 10, **{name: math.nan}),)), name)
