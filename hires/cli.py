@@ -245,6 +245,54 @@ def demo_settings():
     return replace(default_settings(), ladder=Ladder(rungs=rungs))
 
 
+bench_app = typer.Typer(help="Benchmarks: measure on this machine and report (never pass/fail).",
+                        no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command("ladder")
+@user_errors
+def bench_ladder(
+    content: Annotated[Path, typer.Argument(help="The photograph.")],
+    style: Annotated[Path, typer.Argument(help="The painting.")],
+    size: Annotated[int, typer.Option(help="Target long edge in pixels.")] = 512,
+    single_iterations: Annotated[int, typer.Option(help="Iterations of the single rung.")] = 100,
+    first_iterations: Annotated[int, typer.Option(help="Iterations of the ladder's first rung (256 px).")] = 100,
+    top_iterations: Annotated[int, typer.Option(help="Iterations of each later rung of the ladder.")] = 30,
+    backbone: Annotated[BackboneChoice, typer.Option(help="Feature network.")] = BackboneChoice.vgg16_hed,
+    json_path: Annotated[Optional[Path], typer.Option("--json", help="Also write the curves as JSON here.")] = None,
+) -> None:
+    """The ladder to --size against one rung at --size started from the content image, in one run."""
+    import json
+    import platform
+
+    from hires.bench import compare_ladder_to_single
+    from hires.config import default_settings
+    from hires.ladder import default_rungs
+
+    rungs = default_rungs(size, iterations=first_iterations, upper_iterations=top_iterations)
+    settings = replace(default_settings(), backbone=backbone.value)
+    with tempfile.TemporaryDirectory(prefix="hires-bench-") as folder:
+        single, ladder = compare_ladder_to_single(
+            content, style, settings=settings, ladder_rungs=rungs, single_iterations=single_iterations,
+            folder=Path(folder))
+    target = single.losses[-1]
+    reached = ladder.time_to_reach(target)
+    typer.echo(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; backbone {backbone.value}")
+    typer.echo(f"ladder {' -> '.join(str(r.long_edge_px) for r in rungs)} px vs one {size} px rung")
+    for curve in (single, ladder):
+        typer.echo(f"  {curve.name:>6}: loss at {size} px {curve.losses[-1]:.4g} after {curve.seconds[-1]:.0f} s")
+    if reached is None:
+        typer.echo(f"  the ladder did not reach the single rung's final loss {target:.4g}")
+    else:
+        typer.echo(f"  the ladder reached {target:.4g} after {reached:.0f} s: "
+                   f"{reached / single.seconds[-1]:.2f} of the single rung's time")
+    if json_path is not None:
+        data = {c.name: {"seconds": c.seconds, "losses": c.losses} for c in (single, ladder)}
+        data["ladder_time_to_single_final_loss_seconds"] = reached
+        json_path.write_text(json.dumps(data, indent=2))
+
+
 def main() -> None:
     """The console entry point."""
     app()

@@ -192,6 +192,11 @@ def plan_ladder(
         height, width = rung_shape(*content_shape, rung.long_edge_px, multiple=stride)
         styles = tuple(_style_shape(shape, rung) for shape in style_shapes)
         memory = _memory_bytes(backbone, spec_layers, height, width, rung)
+        if plans and max(height, width) <= max(plans[-1].height, plans[-1].width):
+            raise HiresError(
+                f"rungs {index} and {index + 1} ({ladder.rungs[index - 1].long_edge_px} and "
+                f"{rung.long_edge_px} px) both round to a long edge of {max(height, width)} px "
+                f"(sides are multiples of {stride} px); space the rungs further apart")
         plans.append(RungPlan(index, len(ladder.rungs), rung, height, width, styles, memory))
     return plans
 
@@ -228,14 +233,20 @@ def resize(image: tf.Tensor, height: int, width: int, method: str = "bicubic") -
     return tf.clip_by_value(resized, 0.0, 1.0)
 
 
-def initial_image(settings: RenderSettings, content: tf.Tensor, height: int, width: int) -> tf.Tensor:
-    """The first rung's starting point: the content, seeded uniform noise, or an image file."""
-    if settings.init == "content":
-        return resize(content, height, width)
+def read_init(settings: RenderSettings) -> tf.Tensor | None:
+    """The image file ``--init`` names, read up front with the other inputs; None for content or noise."""
+    if settings.init in ("content", "noise"):
+        return None
+    return to_tensor(images.read_image(settings.init))
+
+
+def initial_image(settings: RenderSettings, content: tf.Tensor, init: tf.Tensor | None,
+                  height: int, width: int) -> tf.Tensor:
+    """The first rung's starting point: the content, seeded uniform noise, or the ``--init`` image."""
     if settings.init == "noise":
         rng = np.random.default_rng(settings.seed)
         return tf.constant(rng.uniform(0.0, 1.0, size=(1, height, width, 3)).astype(np.float32))
-    return resize(to_tensor(images.read_image(settings.init)), height, width)
+    return resize(init if init is not None else content, height, width)
 
 
 def render(job: RenderJob, reporter: Reporter | None = None) -> RenderResult:
@@ -248,8 +259,11 @@ def render(job: RenderJob, reporter: Reporter | None = None) -> RenderResult:
     reporter = reporter or SilentReporter()
     clock = time.perf_counter()
     images.check_output_path(job.output, overwrite=job.overwrite)
+    if job.save_rungs:
+        images.check_output_path(contact_sheet_path(job.output), overwrite=job.overwrite)
     content = to_tensor(images.read_image(job.content))
     styles = [to_tensor(images.read_image(path)) for path in job.styles]
+    init = read_init(job.settings)
     if job.settings.style_blend is not None and len(job.settings.style_blend) != len(styles):
         raise HiresError(
             f"--style-blend has {len(job.settings.style_blend)} weights for {len(styles)} styles; give one per style")
@@ -261,7 +275,8 @@ def render(job: RenderJob, reporter: Reporter | None = None) -> RenderResult:
     results: list[RungResult] = []
     image = None
     for plan in plans:
-        result = _render_rung(job, backbone, plan, content, styles, image, reporter)
+        result = _render_rung(job, backbone, plan, content, styles, image if image is not None else init,
+                              reporter)
         results.append(result)
         reporter.rung_finished(result)
         image = to_tensor(result.image)
@@ -288,7 +303,7 @@ def _sheet_rung(result: RungResult) -> SheetRung:
 
 def _render_rung(job: RenderJob, backbone: Backbone, plan: RungPlan, content: tf.Tensor,
                  styles: list[tf.Tensor], previous: tf.Tensor | None, reporter: Reporter) -> RungResult:
-    """Optimises one rung from the previous rung's upsampled result (or the initial image)."""
+    """Optimises one rung from the previous rung's upsampled result (for the first rung: the --init image, if any)."""
     settings, rung = job.settings, plan.rung
     clock = time.perf_counter()
     reporter.rung_started(plan)
@@ -298,8 +313,8 @@ def _render_rung(job: RenderJob, backbone: Backbone, plan: RungPlan, content: tf
     styles_here = [resize(s, h, w) for s, (h, w) in zip(styles, plan.style_shapes)]
     targets = compute_targets(tf.function(extractor), spec, content_here, styles_here, settings.style_blend)
     loss_function = make_loss_function(extractor, spec, targets)
-    if previous is None:
-        start = initial_image(settings, content, plan.height, plan.width)
+    if plan.index == 0:
+        start = initial_image(settings, content, previous, plan.height, plan.width)
     else:
         start = resize(previous, plan.height, plan.width, settings.ladder.upsample)
     outcome = _optimize(settings, rung, loss_function, start, lambda p: reporter.chunk(plan, p))
