@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Callable, NamedTuple
 
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
+from tensorflow_probability.python.optimizer.lbfgs import LBfgsOptimizerResults
 
 from core.objective import LossFunction, make_value_and_gradient
 
@@ -38,6 +39,8 @@ class Progress:
         seconds: wall time since the run started.
         image: the current image ``(1, H, W, 3)``, not yet clipped to [0, 1].
         message: something worth telling the user (a failed step, a restart), or "".
+        state: the optimiser's state here (``LBfgsState`` or ``AdamState``): a checkpoint
+            continues from it exactly.
     """
 
     iteration: int
@@ -47,6 +50,7 @@ class Progress:
     seconds: float
     image: tf.Tensor = field(repr=False)
     message: str = ""
+    state: object = field(default=None, repr=False)
 
 
 Callback = Callable[[Progress], None]
@@ -96,9 +100,10 @@ class OptimizeResult:
 class LBfgsState(NamedTuple):
     """L-BFGS state to continue a run exactly: TFP's results plus the objective's scale."""
 
-    results: tfp.optimizer.LBfgsOptimizerResults
+    results: LBfgsOptimizerResults
     scale: float
     iterations_before: int  # iterations done before the last restart of L-BFGS's history
+    evaluations_before: int = 0  # evaluations spent by histories dropped at restarts
 
 
 class AdamState(NamedTuple):
@@ -171,22 +176,22 @@ class _LBfgsRunner:
         rms = float(tf.sqrt(tf.reduce_mean(tf.square(gradient))))
         self._scale.assign(LBFGS_FIRST_STEP / rms if rms > 0 and math.isfinite(rms) else 1.0)
 
-    def start(self, x0: tf.Tensor) -> tfp.optimizer.LBfgsOptimizerResults:
+    def start(self, x0: tf.Tensor) -> LBfgsOptimizerResults:
         """The state at ``x0`` (one evaluation), with an empty history."""
         return tfp.optimizer.lbfgs_minimize(
             self.value_and_gradient, initial_position=x0, max_iterations=0, **self.options)
 
-    def advance(self, state: tfp.optimizer.LBfgsOptimizerResults, max_iterations: int):
+    def advance(self, state: LBfgsOptimizerResults, max_iterations: int):
         """Continues ``state`` until it has done ``max_iterations`` iterations in all."""
         return tfp.optimizer.lbfgs_minimize(
             self.value_and_gradient, initial_position=None, previous_optimizer_results=state,
             max_iterations=max_iterations, **self.options)
 
-    def image_of(self, results: tfp.optimizer.LBfgsOptimizerResults) -> tf.Tensor:
+    def image_of(self, results: LBfgsOptimizerResults) -> tf.Tensor:
         return tf.reshape(results.position, self.shape)
 
 
-def _healthy(results: tfp.optimizer.LBfgsOptimizerResults) -> bool:
+def _healthy(results: LBfgsOptimizerResults) -> bool:
     return bool(np.isfinite(results.objective_value.numpy())) and bool(
         np.all(np.isfinite(results.position.numpy())))
 
@@ -239,7 +244,8 @@ def minimize_lbfgs(
     good = results
     history: list[Progress] = []
     stopped, restarted = "iterations", False
-    extra_evaluations = 0  # evaluations spent by runs whose history was dropped at a restart
+    # Evaluations spent by histories dropped at a restart.
+    extra_evaluations = 0 if state is None else state.evaluations_before
     while before + int(results.num_iterations) < iterations:
         target = min(int(results.num_iterations) + chunk_iterations, iterations - before)
         results = runner.advance(results, target)
@@ -256,6 +262,7 @@ def minimize_lbfgs(
             before += int(good.num_iterations)
             extra_evaluations += int(results.num_objective_evaluations)
             results, restarted = runner.start(tf.reshape(runner.image_of(good), [-1])), True
+            good = results  # the same image, with an empty history and no iterations of its own
             message += "; restarting its history from the last good image"
         elif bool(results.converged):
             good, stopped = results, "converged"
@@ -278,7 +285,7 @@ def minimize_lbfgs(
         evaluations=last.evaluations,
         stopped=stopped,
         history=tuple(history),
-        state=LBfgsState(good, runner.scale, before),
+        state=LBfgsState(good, runner.scale, before, extra_evaluations),
     )
 
 
@@ -293,6 +300,7 @@ def _progress(runner: _LBfgsRunner, results, before: int, iterations: int, extra
         seconds=time.perf_counter() - clock,
         image=image,
         message=message,
+        state=LBfgsState(results, runner.scale, before, extra_evaluations),
     )
 
 
@@ -338,7 +346,8 @@ def minimize_adam(
         done += count
         evaluations = state.evaluations + done - state.step
         history.append(Progress(done, iterations, evaluations, _as_floats(terms_function(image)),
-                                time.perf_counter() - clock, image))
+                                time.perf_counter() - clock, image,
+                                state=AdamState(image, m, v, done, state.scale, evaluations)))
         if callback is not None:
             callback(history[-1])
     terms = history[-1].terms if history else _as_floats(terms_function(image))
@@ -365,3 +374,38 @@ def _make_adam_step(loss_function: LossFunction, scale: float, settings: AdamSet
         return image, m, v
 
     return run
+
+
+def state_to_arrays(state: LBfgsState | AdamState) -> dict[str, np.ndarray]:
+    """An optimiser state as named NumPy arrays, to be written into a checkpoint.
+
+    ``state_from_arrays`` inverts it exactly: a run continued from the restored state ends
+    where the uninterrupted run would.
+    """
+    if isinstance(state, LBfgsState):
+        arrays = {f"lbfgs.{name}": np.asarray(value) for name, value in state.results._asdict().items()}
+        arrays.update({"kind": np.asarray("lbfgs"), "scale": np.asarray(state.scale),
+                       "iterations_before": np.asarray(state.iterations_before),
+                       "evaluations_before": np.asarray(state.evaluations_before)})
+        return arrays
+    return {"kind": np.asarray("adam"), "image": np.asarray(state.image), "m": np.asarray(state.m),
+            "v": np.asarray(state.v), "step": np.asarray(state.step), "scale": np.asarray(state.scale),
+            "evaluations": np.asarray(state.evaluations)}
+
+
+def state_from_arrays(arrays: dict[str, np.ndarray]) -> LBfgsState | AdamState:
+    """The optimiser state that ``state_to_arrays`` wrote.
+
+    Raises:
+        KeyError or ValueError: for arrays that are not such a state.
+    """
+    kind = str(arrays["kind"])
+    if kind == "lbfgs":
+        results = LBfgsOptimizerResults(
+            **{name: tf.constant(arrays[f"lbfgs.{name}"]) for name in LBfgsOptimizerResults._fields})
+        return LBfgsState(results, float(arrays["scale"]), int(arrays["iterations_before"]),
+                          int(arrays["evaluations_before"]))
+    if kind == "adam":
+        return AdamState(tf.constant(arrays["image"]), tf.constant(arrays["m"]), tf.constant(arrays["v"]),
+                         int(arrays["step"]), float(arrays["scale"]), int(arrays["evaluations"]))
+    raise ValueError(f"unknown optimiser state {kind!r}")

@@ -11,15 +11,10 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import numpy as np
-import tensorflow as tf
-
-from core.objective import compute_targets, make_extractor, make_loss_function
 from core.optimize import Progress
-from hires import images
 from hires.config import RenderSettings
-from hires.ladder import Ladder, Rung
-from hires.render import RenderJob, SilentReporter, choose_backbone, loss_spec, render, resize, to_tensor
+from hires.ladder import Rung
+from hires.render import RenderJob, SilentReporter, render
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    rich_markup_mode=None,  # plain help text: "[default: 512]" is text here, not Rich markup
 )
 
 
@@ -45,6 +46,12 @@ class OptimizerChoice(str, Enum):
 class PoolingChoice(str, Enum):
     avg = "avg"
     max = "max"
+
+
+class PreserveChoice(str, Enum):
+    none = "none"
+    luminance = "luminance"
+    histogram = "histogram"
 
 
 class UpsampleChoice(str, Enum):
@@ -90,8 +97,15 @@ def user_errors(command: Callable) -> Callable:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
-            typer.echo("interrupted: nothing more was written", err=True)
+            typer.echo("interrupted: the last checkpoint is kept; run the same command to resume", err=True)
             raise typer.Exit(130) from None
+        except BaseException as exc:
+            from hires.render import RenderInterrupted
+
+            if not isinstance(exc, RenderInterrupted):
+                raise
+            typer.echo("terminated: the last checkpoint is kept; run the same command to resume", err=True)
+            raise typer.Exit(exc.exit_status) from None
 
     return wrapper
 
@@ -115,7 +129,12 @@ def build_settings(config: Path | None, size: int | None, iterations: int | None
     from hires.ladder import Ladder, Rung, check_ladder
 
     settings = load_config(config) if config is not None else RenderSettings(ladder=Ladder(rungs=()))
-    settings = complete_ladder(settings, size_px=size, iterations=iterations)
+    given_sizes = {k: v for k, v in (("size", size), ("iterations", iterations)) if v is not None}
+    if "size" in given_sizes:
+        settings = replace(settings, print_size=None)  # the command line's size beats the config's print
+    if overrides.get("print_size") is not None:
+        settings = replace(settings, size=None)
+    settings = replace(settings, **given_sizes)
     ladder = settings.ladder
     given = {name: _value(value) for name, value in overrides.items() if value is not None}
     ladder_fields = {f.name for f in fields(type(ladder))} - {"rungs"}
@@ -128,8 +147,10 @@ def build_settings(config: Path | None, size: int | None, iterations: int | None
     if "style_blend" in settings_values:
         settings_values["style_blend"] = parse_blend(settings_values["style_blend"], "--style-blend")
     settings = replace(settings, ladder=ladder, **settings_values)
-    check_ladder(settings.ladder, "the command line")
     check_settings(settings, "the command line")
+    if settings.print_size is None:  # else the print's pixels depend on the photograph: see resolve_ladder
+        settings = complete_ladder(settings, size_px=settings.size, iterations=settings.iterations)
+        check_ladder(settings.ladder, "the command line")
     return settings
 
 
@@ -157,7 +178,15 @@ def render(
     pooling: Annotated[Optional[PoolingChoice], typer.Option(help="avg (the paper's) or max. [default: avg]")] = None,
     upsample: Annotated[Optional[UpsampleChoice], typer.Option(help="How a rung's result is enlarged for the next. [default: bicubic]")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Seed of the noise initial image. [default: 0]")] = None,
+    print_size: Annotated[Optional[str], typer.Option("--print", help="Print size, e.g. 24x36in, 50x70cm, 210x297mm: the photograph is fitted inside (the box turned to its orientation) at --dpi.")] = None,
+    dpi: Annotated[Optional[float], typer.Option(help="Dots per inch for --print, written into the file. [default: 300 with --print]")] = None,
+    bit_depth: Annotated[Optional[int], typer.Option(help="8 or 16 bits per sample (16: .png, .tif). [default: 8]")] = None,
+    jpeg_quality: Annotated[Optional[int], typer.Option(help="Quality of .jpg and .webp outputs, 1-100. [default: 95]")] = None,
+    preserve_colors: Annotated[Optional[PreserveChoice], typer.Option(help="Keep the photograph's colours: luminance (transfer on luminance only) or histogram (recolour the painting first). [default: none]")] = None,
+    max_input_megapixels: Annotated[Optional[float], typer.Option(help="Refuse larger input images. [default: 1000]")] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing output.")] = False,
+    restart: Annotated[bool, typer.Option("--restart", help="Discard the state folder of an unfinished render of this output and start afresh.")] = False,
+    checkpoint_minutes: Annotated[float, typer.Option(help="Minutes between checkpoints within a rung (one is also written at the end of every rung and on SIGTERM/Ctrl-C).")] = 5.0,
     plan: Annotated[bool, typer.Option("--plan", help="Print the ladder that would run, and render nothing.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
@@ -167,23 +196,37 @@ def render(
         content_weight=content_weight, style_weight=style_weight, tv_weight=tv_weight,
         style_scale=style_scale, style_blend=style_blend, init=init, optimizer=optimizer,
         adam_preset=adam_preset, correction_pairs=correction_pairs, tolerance=tolerance,
-        pooling=pooling, upsample=upsample, seed=seed)
+        pooling=pooling, upsample=upsample, seed=seed, print_size=print_size, dpi=dpi, bit_depth=bit_depth,
+        jpeg_quality=jpeg_quality, preserve_colors=preserve_colors, max_input_megapixels=max_input_megapixels)
     from hires.render import RenderJob
 
     job = RenderJob(content, tuple(styles), output, settings, overwrite=overwrite)
     if plan:
         _print_plan(job)
         return
-    _run(job, quiet)
+    if not checkpoint_minutes > 0:
+        raise HiresError(f"--checkpoint-minutes must be more than 0, not {checkpoint_minutes}")
+    _run(job, quiet, restart=restart, checkpoint_minutes=checkpoint_minutes)
 
 
-def _run(job, quiet: bool) -> None:
+def _raise_terminated(signum, frame) -> None:
+    from hires.render import RenderInterrupted
+
+    raise RenderInterrupted(128 + signum)
+
+
+def _run(job, quiet: bool, *, restart: bool = False, checkpoint_minutes: float = 5.0) -> None:
+    import signal
+
     from hires.render import render as render_job
 
     reporter = _reporter(quiet)
+    # SIGTERM (a scheduler's pre-emption, `kill`) checkpoints and exits 143, as Ctrl-C exits 130.
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
-        result = render_job(job, reporter)
+        result = render_job(job, reporter, restart=restart, checkpoint_seconds=60.0 * checkpoint_minutes)
     finally:
+        signal.signal(signal.SIGTERM, previous)
         if hasattr(reporter, "close"):
             reporter.close()
     typer.echo(f"wrote {result.output} ({result.rungs[-1].plan.width}x{result.rungs[-1].plan.height}, "
@@ -192,25 +235,24 @@ def _run(job, quiet: bool) -> None:
 
 def _print_plan(job) -> None:
     from hires import images
+    from hires.config import resolve_ladder
     from hires.render import choose_backbone, plan_ladder
 
-    content = images.read_image(job.content)
-    styles = [images.read_image(path) for path in job.styles]
-    backbone, why = choose_backbone(job.settings)
-    plans = plan_ladder(job.settings, backbone, content.shape[:2], [s.shape[:2] for s in styles])
+    limit = job.settings.max_input_megapixels
+    content = images.read_image(job.content, max_megapixels=limit)
+    styles = [images.read_image(path, max_megapixels=limit) for path in job.styles]
+    settings, target = resolve_ladder(job.settings, content.shape[:2])
+    backbone, why = choose_backbone(settings)
+    plans = plan_ladder(settings, backbone, content.shape[:2], [s.shape[:2] for s in styles])
     typer.echo(why)
+    if target is not None:
+        typer.echo(target.description)
     typer.echo(f"{'rung':>4}  {'size':>11}  {'iterations':>10}  {'optimizer':>9}  {'memory':>9}")
     for p in plans:
         typer.echo(f"{p.index + 1:>4}  {p.width:>5}x{p.height:<5}  {p.rung.iterations:>10}  "
                    f"{p.rung.optimizer:>9}  {p.memory_bytes / 2**30:>7.2f} GiB")
-    typer.echo(f"sides are rounded to multiples of {_stride(job, backbone)} px, the backbone's total stride")
-
-
-def _stride(job, backbone) -> int:
-    from core.backbones import receptive_field
-
-    layers = [job.settings.content_layer] + [n for n, _ in job.settings.style_layers]
-    return max(receptive_field(backbone, name)[1] for name in layers)
+    typer.echo(f"each rung keeps the photograph's aspect ratio, sides rounded to multiples of "
+               f"{plans[0].stride} px (the backbone's total stride)")
 
 
 @app.command()
@@ -245,8 +287,71 @@ def demo_settings():
     return replace(default_settings(), ladder=Ladder(rungs=rungs))
 
 
+@app.command()
+@user_errors
+def batch(
+    job_file: Annotated[Path, typer.Argument(help="A TOML job file: a job table per picture (content, style, output, any render option).", show_default=False)],
+    shard: Annotated[Optional[str], typer.Option(help="Run only shard I of N (from 1), e.g. 2/4: the jobs k (from 0) with k mod N = I-1. Default: the Slurm array task's (SLURM_ARRAY_TASK_ID of SLURM_ARRAY_TASK_COUNT), else every job.")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Render again the jobs whose output exists.")] = False,
+    restart: Annotated[bool, typer.Option("--restart", help="Start unfinished jobs over instead of continuing from their saved state.")] = False,
+    summary: Annotated[Optional[Path], typer.Option(help="Where to write the JSON summary. Default: beside the job file, JOBS.summary.json (JOBS.shard-I-of-N.summary.json for a shard).")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display (job lines and the summary still print).")] = False,
+) -> None:
+    """Render every job of JOB_FILE in turn; several processes or machines may share one job file.
+
+    Exit status 0 when no job failed, 1 when one did, 2 when the job file is wrong (then
+    nothing is rendered).
+    """
+    import signal
+    import threading
+
+    from hires import batch as batch_module
+
+    chosen = batch_module.choose_shard(shard, os.environ)
+    jobs = batch_module.select_shard(batch_module.load_jobs(job_file), chosen)
+    summary_file = summary if summary is not None else batch_module.summary_path(job_file, chosen)
+    typer.echo(f"{job_file}: {len(jobs)} job{'s' if len(jobs) != 1 else ''}"
+               f"{f' in shard {chosen}' if chosen else ''}", err=True)
+
+    # SIGTERM (Slurm's scancel, time limit, pre-emption) checkpoints the job that is rendering,
+    # releases its lock and writes the summary, as Ctrl-C does.
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_terminated) if in_main else None
+    try:
+        result = batch_module.run_batch(
+            jobs, job_file=job_file, shard=chosen, summary_file=summary_file, overwrite=overwrite,
+            restart=restart, reporter_for=lambda: _reporter(quiet), log=lambda text: typer.echo(text, err=True))
+    finally:
+        if in_main and previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    _print_batch_summary(result, summary_file)
+    if result.interruption is not None:
+        raise result.interruption  # user_errors: a line on stderr, exit status 130 or 143
+    if result.failed:
+        raise typer.Exit(1)
+
+
+def _print_batch_summary(result, summary_file: Path) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    title = f"{escape(str(result.job_file))}{f' (shard {result.shard})' if result.shard else ''}"
+    table = Table(title=title)
+    for name, justify in (("job", "right"), ("output", "left"), ("status", "left"),
+                          ("seconds", "right"), ("message", "left")):
+        table.add_column(name, justify=justify, overflow="fold")
+    colours = {"done": "green", "failed": "red", "locked-elsewhere": "yellow"}
+    for o in result.outcomes:
+        status = f"[{colours[o.status]}]{o.status}[/]" if o.status in colours else o.status
+        table.add_row(str(o.job), escape(o.output), status, f"{o.seconds:.0f}", escape(o.message))
+    Console().print(table)
+    counts = ", ".join(f"{n} {status}" for status, n in result.counts().items())
+    typer.echo(f"{counts}; summary in {summary_file}")
+
+
 bench_app = typer.Typer(help="Benchmarks: measure on this machine and report (never pass/fail).",
-                        no_args_is_help=True)
+                        no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(bench_app, name="bench")
 
 

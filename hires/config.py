@@ -28,8 +28,10 @@ from typing import Any
 
 from hires.errors import HiresError
 from hires.ladder import Ladder, Rung, adjust_last_rung, check_ladder, default_rungs
+from hires.printsize import MAX_PRINT_PX, PrintTarget, fit_print, parse_print_size
 
 DEFAULT_SIZE_PX = 512
+DEFAULT_DPI = 300.0
 BACKBONE_CHOICES = ("auto", "vgg19", "vgg16-hed", "tiny")
 PAPER_STYLE_LAYERS = tuple((f"block{i}_conv1", 1.0) for i in range(1, 6))
 
@@ -51,6 +53,16 @@ class RenderSettings:
         adam_preset: Adam's settings when the optimizer is adam.
         chunk_iterations: iterations between progress reports.
         style_blend: one weight per style image (None: equal).
+        size: the last rung's long edge in pixels (None: the ladder's own).
+        iterations: the last rung's iterations (None: the ladder's own).
+        print_size: a print size such as "24x36in", "50x70cm"; sets the last rung (see hires.printsize).
+        dpi: dots per inch, for --print and written into the output's metadata (None: 300 with a
+            print size, else not written).
+        bit_depth: 8 or 16 bits per sample in the output (16: PNG and TIFF).
+        jpeg_quality: 1-100, for JPEG and WebP outputs.
+        preserve_colors: "none", "luminance" (transfer on luminance only) or "histogram"
+            (match the painting's colours to the photograph's first).
+        max_input_megapixels: refuse larger input images (a guard against decompression bombs).
     """
 
     ladder: Ladder
@@ -65,12 +77,22 @@ class RenderSettings:
     adam_preset: str = "seed-report"
     chunk_iterations: int = 10
     style_blend: tuple[float, ...] | None = None
+    size: int | None = None
+    iterations: int | None = None
+    print_size: str | None = None
+    dpi: float | None = None
+    bit_depth: int = 8
+    jpeg_quality: int = 95
+    preserve_colors: str = "none"
+    max_input_megapixels: float = 1000.0
 
 
 # The type each TOML field must have; floats accept integers.
 _SETTINGS_TYPES: dict[str, type] = {
     "backbone": str, "weights": str, "pooling": str, "content_layer": str, "init": str,
     "seed": int, "tolerance": float, "adam_preset": str, "chunk_iterations": int,
+    "size": int, "iterations": int, "print_size": str, "dpi": float, "bit_depth": int,
+    "jpeg_quality": int, "preserve_colors": str, "max_input_megapixels": float,
 }
 _LADDER_TYPES: dict[str, type] = {
     "content_weight": float, "style_weight": float, "tv_weight": float, "style_scale": float,
@@ -194,8 +216,55 @@ def check_settings(settings: RenderSettings, source: str = "the settings") -> No
         raise HiresError(f"{source}: style layer weights must be finite, 0 or more, and not all 0; got {weights}")
     from core.optimize import ADAM_PRESETS  # light: no graph is built
 
+    _check_output_settings(settings, source)
     if settings.adam_preset not in ADAM_PRESETS:
         raise HiresError(f"{source}: adam_preset must be one of {', '.join(ADAM_PRESETS)}, not {settings.adam_preset!r}")
+
+
+def _check_output_settings(settings: RenderSettings, source: str) -> None:
+    from hires.colour import PRESERVE_COLORS
+
+    if settings.size is not None and not 16 <= settings.size <= MAX_PRINT_PX:
+        raise HiresError(f"{source}: size must be between 16 and {MAX_PRINT_PX} px, not {settings.size}")
+    if settings.iterations is not None and settings.iterations < 1:
+        raise HiresError(f"{source}: iterations must be 1 or more, not {settings.iterations}")
+    if settings.size is not None and settings.print_size is not None:
+        raise HiresError(f"{source}: give a size in pixels or a print size, not both")
+    if settings.print_size is not None:
+        parse_print_size(settings.print_size)
+    if settings.dpi is not None and not (math.isfinite(settings.dpi) and 1 <= settings.dpi <= 10_000):
+        raise HiresError(f"{source}: dpi must be between 1 and 10000, not {settings.dpi}; 300 is usual for prints")
+    if settings.bit_depth not in (8, 16):
+        raise HiresError(f"{source}: bit_depth must be 8 or 16, not {settings.bit_depth}")
+    if not 1 <= settings.jpeg_quality <= 100:
+        raise HiresError(f"{source}: jpeg_quality must be between 1 and 100, not {settings.jpeg_quality}")
+    if settings.preserve_colors not in PRESERVE_COLORS:
+        raise HiresError(f"{source}: preserve_colors must be one of {', '.join(PRESERVE_COLORS)}, "
+                         f"not {settings.preserve_colors!r}")
+    if not (math.isfinite(settings.max_input_megapixels) and settings.max_input_megapixels > 0):
+        raise HiresError(f"{source}: max_input_megapixels must be a positive number, "
+                         f"not {settings.max_input_megapixels}")
+
+
+def resolve_ladder(settings: RenderSettings, content_shape: tuple[int, int]) -> tuple[RenderSettings, PrintTarget | None]:
+    """Completes the ladder once the photograph's size is known (for a print size, it decides the pixels).
+
+    Returns:
+        The settings with their final ladder (and ``size``/``iterations`` consumed), and the print
+        target when a print size was given.
+
+    Raises:
+        HiresError: for a print size or ladder that cannot be rendered.
+    """
+    target = None
+    size = settings.size
+    if settings.print_size is not None:
+        dpi = settings.dpi if settings.dpi is not None else DEFAULT_DPI
+        target = fit_print(settings.print_size, dpi, *content_shape)
+        size = target.long_edge_px
+    settings = complete_ladder(settings, size_px=size, iterations=settings.iterations)
+    check_ladder(settings.ladder, "the ladder")
+    return settings, target
 
 
 def complete_ladder(settings: RenderSettings, *, size_px: int | None, iterations: int | None) -> RenderSettings:
@@ -210,7 +279,7 @@ def complete_ladder(settings: RenderSettings, *, size_px: int | None, iterations
     else:
         rungs = default_rungs(size_px if size_px is not None else DEFAULT_SIZE_PX)
         ladder = adjust_last_rung(replace(ladder, rungs=rungs), size_px=None, iterations=iterations)
-    return replace(settings, ladder=ladder)
+    return replace(settings, ladder=ladder, size=None, iterations=None)
 
 
 def settings_fields() -> tuple[str, ...]:

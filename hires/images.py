@@ -5,8 +5,8 @@ Images in memory are float32 NumPy arrays of shape ``(H, W, 3)``, RGB, values in
 Reading accepts whatever Pillow opens (JPEG, PNG, TIFF, WebP, BMP, ...) in any mode, keeps
 16-bit precision where the file has it, applies the EXIF orientation and an embedded ICC
 profile, and composites transparency onto white. Writing is atomic: a render never leaves a
-half-written file behind. Every problem a user can fix raises :class:`HiresError` with a
-one-line message.
+half-written file behind; every file written embeds an sRGB ICC profile and the DPI. Every
+problem a user can fix raises :class:`HiresError` with a one-line message.
 
 This module deliberately imports no TensorFlow: NumPy, Pillow and (optionally) tifffile only.
 """
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import io
 import os
 import stat
@@ -64,6 +65,13 @@ _MAX_SIDE_BY_FORMAT = {"JPEG": 65_500, "WEBP": 16_383}  # limits of libjpeg and 
 _ORIENTATION_TAG = 0x0112
 _ICC_TIFF_TAG = 34675
 _TIFF_MAGICS = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
+_BIGTIFF_THRESHOLD = 2**32 - 2**25
+"""Uncompressed pixel bytes beyond which a TIFF is written as BigTIFF.
+
+Classic TIFF addresses at most 4 GiB (32-bit offsets); 32 MiB are kept back for the
+header, tags, strip tables and the ICC profile. The test is on the uncompressed size,
+which is known before writing, because deflate may shrink a photo hardly at all.
+"""
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error, zlib.error)
 
 
@@ -553,6 +561,11 @@ def write_image(
     goes to a hidden temporary file in the target's folder, is flushed to disk and then
     renamed onto the target, so the target is either complete or untouched.
 
+    Every file embeds an sRGB ICC profile (see :func:`srgb_profile`; none where Pillow has
+    no LittleCMS), and ``dpi`` is stored where readers look for it: PNG ``pHYs``, JPEG JFIF
+    density, TIFF X/YResolution in inches, WebP EXIF. TIFFs whose pixels would pass 4 GiB
+    are written as BigTIFF with tifffile, whatever the bit depth.
+
     Args:
         path: where to write; missing parent folders are created.
         image: float array of shape ``(H, W, 3)``.
@@ -567,14 +580,15 @@ def write_image(
 
     Raises:
         HiresError: unsupported extension or option, NaN or infinite values, an existing
-            file without ``overwrite``, or a file-system failure (no space, no permission).
+            file without ``overwrite``, a TIFF over 4 GiB without tifffile installed, or a
+            file-system failure (no space, no permission).
         ValueError: ``image`` is not a float array of shape ``(H, W, 3)`` (a programming error).
     """
     target = Path(path)
     fmt = _output_format(target)
     _check_write_options(target, fmt, bit_depth, jpeg_quality, dpi)
     samples = _quantise(target, image, bit_depth)
-    _check_encoder_limits(target, fmt, samples.shape)
+    _check_encoder_limits(target, fmt, samples.shape, bit_depth)
     _refuse_existing(target, overwrite)
     _make_folder(target)
     saver = _SAVERS[fmt]
@@ -641,13 +655,31 @@ def _quantise(path: Path, image: np.ndarray, bit_depth: int) -> np.ndarray:
     return scaled.astype(np.uint16 if bit_depth == 16 else np.uint8)
 
 
-def _check_encoder_limits(path: Path, fmt: str, shape: tuple[int, ...]) -> None:
+def _check_encoder_limits(path: Path, fmt: str, shape: tuple[int, ...], bit_depth: int) -> None:
     limit = _MAX_SIDE_BY_FORMAT.get(fmt)
     if limit is not None and max(shape[:2]) > limit:
         raise HiresError(
             f"cannot write {path}: {shape[1]}x{shape[0]} px is larger than {fmt} allows "
             f"({limit} px a side). Use a .png or .tif output."
         )
+    if fmt == "TIFF" and _tifffile is None and _needs_bigtiff(shape, bit_depth):
+        raise HiresError(
+            f"cannot write {path}: {shape[1]}x{shape[0]} px at {bit_depth} bits is over 4 GB, "
+            "which needs BigTIFF and the tifffile package. Install it (pip install tifffile) "
+            "or use a .png output."
+        )
+
+
+def _needs_bigtiff(shape: tuple[int, ...], bit_depth: int) -> bool:
+    """Whether a TIFF of these pixels must be BigTIFF: uncompressed size past ~4 GiB.
+
+    Args:
+        shape: ``(H, W)`` or ``(H, W, samples)``; 3 samples when not given.
+        bit_depth: bits a sample, 8 or 16.
+    """
+    height, width = int(shape[0]), int(shape[1])
+    samples = int(shape[2]) if len(shape) > 2 else 3
+    return height * width * samples * (bit_depth // 8) > _BIGTIFF_THRESHOLD
 
 
 def _exists_message(path: Path) -> str:
@@ -751,23 +783,54 @@ def _fsync_folder(folder: Path) -> None:
 # ---- encoders ------------------------------------------------------------------------------
 
 
+@functools.cache
+def _build_srgb_profile(cms: Any) -> bytes | None:
+    try:
+        return bytes(cms.ImageCmsProfile(cms.createProfile("sRGB")).tobytes())
+    except Exception:  # a LittleCMS build that cannot make it: write untagged, not fail
+        return None
+
+
+def srgb_profile() -> bytes | None:
+    """The sRGB ICC profile that :func:`write_image` embeds in every file it writes.
+
+    Built once with LittleCMS (``PIL.ImageCms``) and cached. Its description reads
+    "sRGB built-in", which :func:`read_image` recognises as sRGB and leaves alone.
+
+    Returns:
+        The profile's bytes (about 600), or None where Pillow has no ImageCms; files are
+        then written without a profile rather than not at all.
+    """
+    return None if _ImageCms is None else _build_srgb_profile(_ImageCms)
+
+
+def _pillow_icc() -> dict[str, Any]:
+    icc = srgb_profile()
+    return {"icc_profile": icc} if icc else {}
+
+
 def _save_png(fp: IO[bytes], samples: np.ndarray, quality: int, dpi: float | None) -> None:
     if samples.dtype == np.uint16:
         _write_png16(fp, samples, dpi)
         return
-    options = {"dpi": (dpi, dpi)} if dpi else {}
-    Image.fromarray(samples).save(fp, format="PNG", **options)
+    options = {"dpi": (dpi, dpi)} if dpi else {}  # pHYs, in dots per metre
+    Image.fromarray(samples).save(fp, format="PNG", **options, **_pillow_icc())
 
 
 def _save_jpeg(fp: IO[bytes], samples: np.ndarray, quality: int, dpi: float | None) -> None:
+    # JFIF density is a whole number of dots per inch.
     options = {"dpi": (round(dpi), round(dpi))} if dpi else {}
     # 4:4:4 (no chroma subsampling): stylised images are full of fine colour detail.
-    Image.fromarray(samples).save(fp, format="JPEG", quality=quality, subsampling=0, **options)
+    Image.fromarray(samples).save(
+        fp, format="JPEG", quality=quality, subsampling=0, **options, **_pillow_icc()
+    )
 
 
 def _save_webp(fp: IO[bytes], samples: np.ndarray, quality: int, dpi: float | None) -> None:
-    options: dict[str, Any] = {}
-    if dpi:  # WebP has no resolution field of its own; EXIF is where readers look.
+    options: dict[str, Any] = _pillow_icc()  # an ICCP chunk
+    if dpi:
+        # WebP has no resolution field of its own; EXIF is where readers look. Pillow does
+        # not turn it into info["dpi"] when reading WebP: see the EXIF via getexif().
         exif = Image.Exif()
         exif[282], exif[283], exif[296] = dpi, dpi, 2  # X/YResolution, unit = inch
         options["exif"] = exif
@@ -777,20 +840,30 @@ def _save_webp(fp: IO[bytes], samples: np.ndarray, quality: int, dpi: float | No
 
 
 def _save_tiff(fp: IO[bytes], samples: np.ndarray, quality: int, dpi: float | None) -> None:
-    if samples.dtype == np.uint8:
+    bigtiff = _needs_bigtiff(samples.shape, samples.itemsize * 8)
+    if samples.dtype == np.uint8 and not bigtiff:
+        # Pillow writes classic TIFF only; dpi= sets X/YResolution with ResolutionUnit inch.
         options = {"dpi": (dpi, dpi)} if dpi else {}
         deflate = "tiff_adobe_deflate"
-        Image.fromarray(samples).save(fp, format="TIFF", compression=deflate, **options)
+        Image.fromarray(samples).save(
+            fp, format="TIFF", compression=deflate, **options, **_pillow_icc()
+        )
         return
-    assert _tifffile is not None  # checked up front in _check_write_options
+    assert _tifffile is not None  # checked up front: _check_write_options, _check_encoder_limits
     resolution = {"resolution": (dpi, dpi), "resolutionunit": "INCH"} if dpi else {}
+    icc = srgb_profile()
+    # Tag 34675 (InterColorProfile), UNDEFINED bytes, written via extratags, which every
+    # tifffile version accepts (newer ones also take iccprofile=, to the same effect).
+    extratags = [(_ICC_TIFF_TAG, 7, None, icc, True)] if icc else []
     _tifffile.imwrite(
         fp,
         samples,
+        bigtiff=bigtiff,
         photometric="rgb",
         compression="zlib",
         predictor=True,  # horizontal differencing: much smaller 16-bit photos
         metadata=None,
+        extratags=extratags,
         **resolution,
     )
 
@@ -804,11 +877,15 @@ def _write_png16(fp: IO[bytes], samples: np.ndarray, dpi: float | None) -> None:
 
     The PNG format is simple enough to write directly: rows filtered with PNG's "Sub"
     filter (vectorised here), deflated in blocks so memory stays bounded, in 1 MiB IDAT
-    chunks.
+    chunks. The sRGB profile goes in an ``iCCP`` chunk and ``dpi`` in ``pHYs``, both
+    before the image data as the PNG specification requires.
     """
     height, width, _ = samples.shape
     fp.write(_PNG_SIGNATURE)
     _png_chunk(fp, b"IHDR", struct.pack(">IIBBBBB", width, height, 16, 2, 0, 0, 0))
+    icc = srgb_profile()
+    if icc:  # name, NUL, compression method 0 (zlib), compressed profile
+        _png_chunk(fp, b"iCCP", b"sRGB\x00\x00" + zlib.compress(icc, 9))
     if dpi:
         per_metre = round(dpi / 0.0254)
         _png_chunk(fp, b"pHYs", struct.pack(">IIB", per_metre, per_metre, 1))

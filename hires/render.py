@@ -21,12 +21,16 @@ from core.backbones import (Backbone, activation_floats, find_vgg19_weights, loa
                             receptive_field)
 from core.errors import CoreError
 from core.objective import LossSpec, compute_targets, make_extractor, make_loss_function
-from core.optimize import ADAM_PRESETS, OptimizeResult, Progress, minimize_adam, minimize_lbfgs
-from hires import images
-from hires.config import RenderSettings
+from core.optimize import (ADAM_PRESETS, OptimizeResult, Progress, minimize_adam, minimize_lbfgs,
+                           state_from_arrays, state_to_arrays)
+from hires import colour, images
+from hires.checkpoint import (Checkpoint, DamagedCheckpoint, digest_of, read_checkpoint, refuse_foreign,
+                              remove_state, state_folder, write_checkpoint)
+from hires.config import RenderSettings, resolve_ladder
 from hires.contact_sheet import SheetRung, make_contact_sheet
 from hires.errors import HiresError
 from hires.ladder import Rung, rung_shape
+from hires.printsize import PrintTarget
 
 WEIGHTS_ENV = "HIRES_VGG19_WEIGHTS"
 # Bytes per float the optimiser keeps per pixel value beyond the network: the image, its
@@ -67,6 +71,7 @@ class RungPlan:
     width: int
     style_shapes: tuple[tuple[int, int], ...]
     memory_bytes: int
+    stride: int
 
     @property
     def pixels(self) -> int:
@@ -197,7 +202,7 @@ def plan_ladder(
                 f"rungs {index} and {index + 1} ({ladder.rungs[index - 1].long_edge_px} and "
                 f"{rung.long_edge_px} px) both round to a long edge of {max(height, width)} px "
                 f"(sides are multiples of {stride} px); space the rungs further apart")
-        plans.append(RungPlan(index, len(ladder.rungs), rung, height, width, styles, memory))
+        plans.append(RungPlan(index, len(ladder.rungs), rung, height, width, styles, memory, stride))
     return plans
 
 
@@ -249,43 +254,210 @@ def initial_image(settings: RenderSettings, content: tf.Tensor, init: tf.Tensor 
     return resize(init if init is not None else content, height, width)
 
 
-def render(job: RenderJob, reporter: Reporter | None = None) -> RenderResult:
-    """Renders ``job``: every rung of its ladder, then the output file.
+@dataclass(frozen=True)
+class _Inputs:
+    """Everything read and decided before the first rung: checked up front, so errors come early."""
 
-    Raises:
-        HiresError: for unreadable inputs, an output that cannot be written, or bad settings;
-            all are checked before the first rung starts.
-    """
-    reporter = reporter or SilentReporter()
-    clock = time.perf_counter()
+    settings: RenderSettings  # with the ladder completed (--size, --print)
+    content: tf.Tensor  # the photograph as given
+    styles: list[tf.Tensor]  # the paintings as given
+    transfer_content: tf.Tensor  # what the optimiser sees (grey for --preserve-colors luminance)
+    transfer_styles: list[tf.Tensor]
+    init: tf.Tensor | None
+    target: PrintTarget | None
+
+
+def _read_inputs(job: RenderJob) -> _Inputs:
+    settings = job.settings
     images.check_output_path(job.output, overwrite=job.overwrite)
     if job.save_rungs:
         images.check_output_path(contact_sheet_path(job.output), overwrite=job.overwrite)
-    content = to_tensor(images.read_image(job.content))
-    styles = [to_tensor(images.read_image(path)) for path in job.styles]
-    init = read_init(job.settings)
-    if job.settings.style_blend is not None and len(job.settings.style_blend) != len(styles):
+    limit = settings.max_input_megapixels
+    content = images.read_image(job.content, max_megapixels=limit)
+    styles = [images.read_image(path, max_megapixels=limit) for path in job.styles]
+    init = read_init(settings)
+    if settings.style_blend is not None and len(settings.style_blend) != len(styles):
         raise HiresError(
-            f"--style-blend has {len(job.settings.style_blend)} weights for {len(styles)} styles; give one per style")
+            f"--style-blend has {len(settings.style_blend)} weights for {len(styles)} styles; give one per style")
+    settings, target = resolve_ladder(settings, content.shape[:2])
+    transfer_content, transfer_styles = content, styles
+    if settings.preserve_colors == "luminance":
+        transfer_content = colour.luminance_image(content)
+        transfer_styles = [colour.match_luminance(style, content) for style in styles]
+        init = None if init is None else to_tensor(colour.luminance_image(init[0].numpy()))
+    elif settings.preserve_colors == "histogram":
+        transfer_styles = [colour.match_histogram(style, content) for style in styles]
+    return _Inputs(settings, to_tensor(content), [to_tensor(s) for s in styles], to_tensor(transfer_content),
+                   [to_tensor(s) for s in transfer_styles], init, target)
+
+
+def _presenter(inputs: _Inputs):
+    """The function that turns an optimised image ``(H, W, 3)`` into the picture to save."""
+    if inputs.settings.preserve_colors != "luminance":
+        return lambda image: image
+
+    def join(image: np.ndarray) -> np.ndarray:
+        content = resize(inputs.content, image.shape[0], image.shape[1])[0].numpy()
+        return colour.join_chroma(image, content)
+
+    return join
+
+
+class RenderInterrupted(BaseException):
+    """Raised (from a signal handler) to stop a render; it checkpoints, then exits with ``exit_status``.
+
+    A BaseException, like KeyboardInterrupt, so that no ``except Exception`` swallows it.
+    """
+
+    def __init__(self, exit_status: int) -> None:
+        super().__init__(f"interrupted (exit status {exit_status})")
+        self.exit_status = exit_status
+
+
+class _Checkpointer:
+    """Writes checkpoints: at the end of every rung, every ``seconds`` within one, and on interruption."""
+
+    def __init__(self, folder: Path, checkpoint: Checkpoint, seconds: float) -> None:
+        self.folder = folder
+        self.checkpoint = checkpoint
+        self.seconds = seconds
+        self.latest: Progress | None = None  # the newest chunk, if not yet written
+        self.last_write = time.monotonic()
+        # The current rung's loss history: what a resumed checkpoint had, then this run's chunks.
+        self.earlier = checkpoint.partial or {"iterations": [], "losses": []}
+        self.chunks: list[Progress] = []
+
+    def chunk(self, progress: Progress) -> None:
+        self.chunks.append(progress)
+        self.latest = progress
+        if time.monotonic() - self.last_write >= self.seconds:
+            self.flush()
+
+    def history(self) -> dict:
+        return {"iterations": self.earlier["iterations"] + [p.iteration for p in self.chunks],
+                "losses": self.earlier["losses"] + [p.terms["total"] for p in self.chunks]}
+
+    def flush(self) -> None:
+        """Writes the newest chunk's state, if there is one not yet written."""
+        if self.latest is None or self.latest.state is None:
+            return
+        self.checkpoint.optimizer = state_to_arrays(self.latest.state)
+        self.checkpoint.partial = self.history()
+        write_checkpoint(self.folder, self.checkpoint)
+        self.latest, self.last_write = None, time.monotonic()
+
+    def rung_finished(self, result: RungResult) -> None:
+        entry = {**self.history(), "seconds": result.seconds, "stopped": result.stopped}
+        self.checkpoint.histories.append(entry)
+        self.checkpoint.rung = result.plan.index + 1
+        self.checkpoint.start_image = result.image[None]
+        self.checkpoint.optimizer, self.checkpoint.partial = None, None
+        write_checkpoint(self.folder, self.checkpoint)
+        self.latest, self.last_write = None, time.monotonic()
+        self.earlier, self.chunks = {"iterations": [], "losses": []}, []
+
+
+def _open_checkpoint(job: RenderJob, digest: str, restart: bool, reporter: Reporter) -> Checkpoint:
+    """The checkpoint to continue from, or a fresh one; a damaged one is reported and replaced."""
+    folder = state_folder(job.output)
+    if restart:
+        remove_state(folder)
+        return Checkpoint(digest)
+    try:
+        found = read_checkpoint(folder)
+    except DamagedCheckpoint as exc:
+        reporter.message(f"the state folder is damaged ({exc}); starting this render afresh")
+        remove_state(folder)
+        return Checkpoint(digest)
+    if found is None:
+        return Checkpoint(digest)
+    refuse_foreign(folder, found, digest)
+    reporter.message(f"resuming from {folder} at rung {found.rung + 1}"
+                     + (" (mid-rung)" if found.optimizer is not None else ""))
+    return found
+
+
+def render(job: RenderJob, reporter: Reporter | None = None, *, restart: bool = False,
+           checkpoint_seconds: float = 300.0) -> RenderResult:
+    """Renders ``job``: every rung of its ladder, then the output file.
+
+    A state folder beside the output (``out.state/``) holds a checkpoint, written at the end of
+    every rung, every ``checkpoint_seconds`` within a rung, and when interrupted; a render whose
+    state folder exists continues from it exactly, unless ``restart``.
+
+    Raises:
+        HiresError: for unreadable inputs, an output that cannot be written, bad settings, or a
+            state folder left by a render of other inputs; all are checked before the first rung.
+        RenderInterrupted, KeyboardInterrupt: after writing a checkpoint.
+    """
+    reporter = reporter or SilentReporter()
+    clock = time.perf_counter()
+    inputs = _read_inputs(job)
+    job = replace(job, settings=inputs.settings)
     backbone, why = choose_backbone(job.settings)
     reporter.message(why)
-    plans = plan_ladder(job.settings, backbone, tuple(content.shape[1:3]),
-                        [tuple(s.shape[1:3]) for s in styles])
+    if inputs.target is not None:
+        reporter.message(inputs.target.description)
+    plans = plan_ladder(job.settings, backbone, tuple(inputs.content.shape[1:3]),
+                        [tuple(s.shape[1:3]) for s in inputs.styles])
+    files = [job.content, *job.styles] + ([Path(job.settings.init)] if inputs.init is not None else [])
+    digest = digest_of(files, job.settings, f"{backbone.name} {backbone.source}")
+    checkpoint = _open_checkpoint(job, digest, restart, reporter)
+    reporter.message(f"each rung keeps the photograph's aspect ratio, sides rounded to multiples of "
+                     f"{plans[0].stride} px (the backbone's total stride)")
     reporter.ladder_started(plans)
-    results: list[RungResult] = []
-    image = None
-    for plan in plans:
-        result = _render_rung(job, backbone, plan, content, styles, image if image is not None else init,
-                              reporter)
-        results.append(result)
-        reporter.rung_finished(result)
-        image = to_tensor(result.image)
-    images.write_image(job.output, results[-1].image, overwrite=job.overwrite)
+    checkpointer = _Checkpointer(state_folder(job.output), checkpoint, checkpoint_seconds)
+    present = _presenter(inputs)
+    results = _resumed_results(job, plans, checkpoint)
+    image = inputs.init if checkpoint.start_image is None else tf.constant(checkpoint.start_image)
+    try:
+        for plan in plans[checkpoint.rung:]:
+            result = _render_rung(job, backbone, plan, inputs, image, present, reporter, checkpointer)
+            results.append(result)
+            checkpointer.rung_finished(result)
+            reporter.rung_finished(result)
+            image = to_tensor(result.image)
+    except (KeyboardInterrupt, RenderInterrupted):
+        checkpointer.flush()
+        raise
+    _write_output(job, inputs, present(results[-1].image))
     if job.save_rungs:
-        sheet = make_contact_sheet(content[0].numpy(), [s[0].numpy() for s in styles],
-                                   [_sheet_rung(result) for result in results])
+        sheet = make_contact_sheet(inputs.content[0].numpy(), [s[0].numpy() for s in inputs.styles],
+                                   [_sheet_rung(result, present) for result in results])
         images.write_image(contact_sheet_path(job.output), sheet, overwrite=True)
+    remove_state(state_folder(job.output))
     return RenderResult(job.output, tuple(results), backbone.name, time.perf_counter() - clock)
+
+
+def _resumed_results(job: RenderJob, plans: list[RungPlan], checkpoint: Checkpoint) -> list[RungResult]:
+    """Results of rungs a checkpoint had finished, their pictures read back from ``out.rungs/``."""
+    results = []
+    for plan, entry in zip(plans[: checkpoint.rung], checkpoint.histories):
+        path = _rung_path(job, plan)
+        if plan.index + 1 == checkpoint.rung:  # the float result the next rung (or the output) needs
+            image = checkpoint.start_image[0]
+        else:  # only the contact sheet needs it: the saved picture will do
+            image = (images.read_image(path) if path.exists()
+                     else np.zeros((plan.height, plan.width, 3), np.float32))
+        history = tuple(Progress(i, plan.rung.iterations, 0, {"total": loss}, 0.0, None)
+                        for i, loss in zip(entry["iterations"], entry["losses"]))
+        results.append(RungResult(plan, image, history, entry["stopped"], entry["seconds"], path))
+    return results
+
+
+def _rung_path(job: RenderJob, plan: RungPlan) -> Path:
+    return rungs_folder(job.output) / f"{max(plan.height, plan.width):04d}.png"
+
+
+def _write_output(job: RenderJob, inputs: _Inputs, image: np.ndarray) -> None:
+    """Writes the final picture: at the print's exact pixels when --print was given, quantised once."""
+    settings, target = job.settings, inputs.target
+    if target is not None and image.shape[:2] != (target.height_px, target.width_px):
+        # The ladder's sides are multiples of the backbone's stride; the print wants exact pixels.
+        image = resize(to_tensor(image), target.height_px, target.width_px)[0].numpy()
+    dpi = settings.dpi if settings.dpi is not None else (target.dpi if target else None)
+    images.write_image(job.output, image, overwrite=job.overwrite, bit_depth=settings.bit_depth,
+                       jpeg_quality=settings.jpeg_quality, dpi=dpi)
 
 
 def contact_sheet_path(output: Path) -> Path:
@@ -293,45 +465,58 @@ def contact_sheet_path(output: Path) -> Path:
     return output.with_name(output.name.rsplit(".", 1)[0] + ".contact.png")
 
 
-def _sheet_rung(result: RungResult) -> SheetRung:
+def _sheet_rung(result: RungResult, present) -> SheetRung:
     plan = result.plan
     label = (f"rung {plan.index + 1}/{plan.count}  {plan.width}x{plan.height}  "
              f"({plan.rung.iterations} it, {result.seconds:.0f} s)")
-    return SheetRung(label, result.image, [p.iteration for p in result.history],
+    return SheetRung(label, present(result.image), [p.iteration for p in result.history],
                      [p.terms["total"] for p in result.history])
 
 
-def _render_rung(job: RenderJob, backbone: Backbone, plan: RungPlan, content: tf.Tensor,
-                 styles: list[tf.Tensor], previous: tf.Tensor | None, reporter: Reporter) -> RungResult:
-    """Optimises one rung from the previous rung's upsampled result (for the first rung: the --init image, if any)."""
+def _render_rung(job: RenderJob, backbone: Backbone, plan: RungPlan, inputs: _Inputs,
+                 previous: tf.Tensor | None, present, reporter: Reporter,
+                 checkpointer: _Checkpointer) -> RungResult:
+    """Optimises one rung from the previous rung's upsampled result (for the first rung: the --init image, if any).
+
+    When the checkpoint holds this rung's optimiser state, the rung continues from it exactly.
+    """
     settings, rung = job.settings, plan.rung
     clock = time.perf_counter()
     reporter.rung_started(plan)
     spec = loss_spec(settings, rung)
     extractor = make_extractor(backbone, spec)
-    content_here = resize(content, plan.height, plan.width)
-    styles_here = [resize(s, h, w) for s, (h, w) in zip(styles, plan.style_shapes)]
-    targets = compute_targets(tf.function(extractor), spec, content_here, styles_here, settings.style_blend)
+    content_here = resize(inputs.transfer_content, plan.height, plan.width)
+    styles_here = [resize(s, h, w) for s, (h, w) in zip(inputs.transfer_styles, plan.style_shapes)]
+    # Eager: one forward pass per image; a tf.function here would trace for every new shape.
+    targets = compute_targets(extractor, spec, content_here, styles_here, settings.style_blend)
     loss_function = make_loss_function(extractor, spec, targets)
     if plan.index == 0:
-        start = initial_image(settings, content, previous, plan.height, plan.width)
+        start = initial_image(settings, inputs.transfer_content, previous, plan.height, plan.width)
     else:
         start = resize(previous, plan.height, plan.width, settings.ladder.upsample)
-    outcome = _optimize(settings, rung, loss_function, start, lambda p: reporter.chunk(plan, p))
+    saved = checkpointer.checkpoint.optimizer
+    state = state_from_arrays(saved) if saved is not None else None
+
+    def on_chunk(progress: Progress) -> None:
+        checkpointer.chunk(progress)
+        reporter.chunk(plan, progress)
+
+    outcome = _optimize(settings, rung, loss_function, start, on_chunk, state)
     image = outcome.image[0].numpy()
     path = None
     if job.save_rungs:
-        path = rungs_folder(job.output) / f"{plan.height if plan.height > plan.width else plan.width:04d}.png"
-        images.write_image(path, image, overwrite=True)
+        path = _rung_path(job, plan)
+        images.write_image(path, present(image), overwrite=True)
     return RungResult(plan, image, outcome.history, outcome.stopped, time.perf_counter() - clock, path)
 
 
-def _optimize(settings: RenderSettings, rung: Rung, loss_function, start: tf.Tensor, callback) -> OptimizeResult:
+def _optimize(settings: RenderSettings, rung: Rung, loss_function, start: tf.Tensor, callback,
+              state=None) -> OptimizeResult:
     if rung.optimizer == "adam":
         return minimize_adam(loss_function, start, iterations=rung.iterations,
                              settings=ADAM_PRESETS[settings.adam_preset],
-                             chunk_iterations=settings.chunk_iterations, callback=callback)
+                             chunk_iterations=settings.chunk_iterations, callback=callback, state=state)
     return minimize_lbfgs(loss_function, start, iterations=rung.iterations,
                           chunk_iterations=settings.chunk_iterations,
                           correction_pairs=rung.correction_pairs, tolerance=settings.tolerance,
-                          callback=callback)
+                          callback=callback, state=state)

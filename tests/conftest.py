@@ -32,6 +32,21 @@ def noise_image(height: int, width: int, seed: int = 1) -> np.ndarray:
     return np.random.default_rng(seed).uniform(size=(1, height, width, 3)).astype(np.float32)
 
 
+def save_png(path: Path, image: np.ndarray) -> Path:
+    """Saves a ``(1, H, W, 3)`` or ``(H, W, 3)`` float image in [0, 1] as an 8-bit file."""
+    from PIL import Image
+
+    array = image[0] if image.ndim == 4 else image
+    Image.fromarray(np.round(array * 255).astype(np.uint8)).save(path)
+    return path
+
+
+def file_tree(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` (relative name -> bytes), and every folder (name -> b"<dir>")."""
+    return {str(p.relative_to(folder)): (p.read_bytes() if p.is_file() else b"<dir>")
+            for p in sorted(folder.rglob("*"))}
+
+
 @pytest.fixture(scope="session")
 def tiny():
     from core.backbones import load_backbone

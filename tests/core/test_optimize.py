@@ -1,7 +1,6 @@
 """The optimisers: L-BFGS in chunks, failure handling, Adam, compiled traces."""
 
 import numpy as np
-import pytest
 import tensorflow as tf
 
 from core.objective import LossSpec, compute_targets, make_extractor, make_loss_function

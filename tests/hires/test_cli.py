@@ -20,29 +20,21 @@ from typer.testing import CliRunner
 import hires.render  # noqa: F401  (TensorFlow is imported here, not inside CliRunner's streams)
 from hires import images
 from hires.cli import app
-from tests.conftest import noise_image, smooth_image
+from tests.conftest import file_tree, noise_image, save_png, smooth_image
 
 runner = CliRunner()
 FAST = ["--backbone", "tiny", "--size", "64", "--iterations", "4"]
 
 
-def _save(path: Path, image: np.ndarray) -> Path:
-    array = image[0] if image.ndim == 4 else image
-    Image.fromarray(np.round(array * 255).astype(np.uint8)).save(path)
-    return path
 
 
-def _tree(folder: Path) -> dict[str, bytes]:
-    """Every file under ``folder`` (relative name -> bytes), and every folder (name -> b"<dir>")."""
-    return {str(p.relative_to(folder)): (p.read_bytes() if p.is_file() else b"<dir>")
-            for p in sorted(folder.rglob("*"))}
 
 
 def _make_inputs(folder: Path) -> tuple[Path, Path, Path]:
     """A 64 x 48 content, and two 40 x 40 styles."""
-    content = _save(folder / "content.png", smooth_image(48, 64, seed=0))
-    style = _save(folder / "style.png", noise_image(40, 40, seed=1))
-    style2 = _save(folder / "style2.png", smooth_image(40, 40, seed=5))
+    content = save_png(folder / "content.png", smooth_image(48, 64, seed=0))
+    style = save_png(folder / "style.png", noise_image(40, 40, seed=1))
+    style2 = save_png(folder / "style2.png", smooth_image(40, 40, seed=5))
     return content, style, style2
 
 
@@ -109,13 +101,13 @@ def test_an_existing_output_is_refused_without_overwrite_and_replaced_with_it(tm
     content, style, _ = inputs
     output = tmp_path / "out.png"
     output.write_bytes(b"my precious picture")
-    before = _tree(tmp_path)
+    before = file_tree(tmp_path)
 
     refused = _render(content, style, "-o", output, *FAST)
     assert refused.exit_code == 2, refused.output
     line = _one_error_line(refused)
     assert "--overwrite" in line and str(output) in line
-    assert _tree(tmp_path) == before  # the file is unchanged byte for byte, nothing else written
+    assert file_tree(tmp_path) == before  # the file is unchanged byte for byte, nothing else written
 
     replaced = _render(content, style, "-o", output, *FAST, "--overwrite", "-q")
     assert replaced.exit_code == 0, replaced.output
@@ -182,7 +174,7 @@ def test_noise_init_is_deterministic_for_a_seed_and_differs_between_seeds(tmp_pa
 
 def test_init_from_an_image_file_renders(tmp_path, inputs):
     content, style, _ = inputs
-    start = _save(tmp_path / "start.png", noise_image(20, 20, seed=9))
+    start = save_png(tmp_path / "start.png", noise_image(20, 20, seed=9))
     output = tmp_path / "from-file.png"
     result = _render(content, style, "-o", output, "--init", start,
                      "--backbone", "tiny", "--size", "32", "--iterations", "2", "-q")
@@ -195,7 +187,7 @@ def test_plan_prints_the_rungs_and_writes_nothing(tmp_path, inputs):
     config = tmp_path / "two.toml"
     config.write_text("[[rung]]\nlong_edge_px = 32\niterations = 3\n\n"
                       "[[rung]]\nlong_edge_px = 64\niterations = 5\n")
-    before = _tree(tmp_path)
+    before = file_tree(tmp_path)
     result = _render(content, style, "-o", tmp_path / "out.png", "-c", config, "--backbone", "tiny", "--plan")
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
@@ -206,7 +198,7 @@ def test_plan_prints_the_rungs_and_writes_nothing(tmp_path, inputs):
     assert all(row[5] == "GiB" for row in rows)
     assert "multiples of 16 px" in lines[4]
     assert len(lines) == 5
-    assert _tree(tmp_path) == before
+    assert file_tree(tmp_path) == before
 
 
 # ---------------------------------------------------------------------------------------------
@@ -214,7 +206,7 @@ def test_plan_prints_the_rungs_and_writes_nothing(tmp_path, inputs):
 # ---------------------------------------------------------------------------------------------
 
 def _truncated_jpeg(path: Path) -> None:
-    _save(path.with_suffix(".full.jpg"), noise_image(64, 64, seed=2))
+    save_png(path.with_suffix(".full.jpg"), noise_image(64, 64, seed=2))
     data = path.with_suffix(".full.jpg").read_bytes()
     path.with_suffix(".full.jpg").unlink()
     path.write_bytes(data[: len(data) // 2])
@@ -264,7 +256,7 @@ BAD_FILE_CASES = [
 ]
 
 BAD_OPTION_CASES = [
-    ("negative-size", ["--size", "-64"], ["long_edge_px", "-64"]),
+    ("negative-size", ["--size", "-64"], ["size", "-64"]),
     ("zero-iterations", ["--iterations", "0"], ["iterations must be 1 or more", "not 0"]),
     ("negative-style-weight", ["--style-weight", "-1"], ["style_weight", "-1"]),
     ("blend-count", ["--style-blend", "0.2,0.3,0.5"], ["--style-blend", "3 weights for 1 styles"]),
@@ -281,41 +273,41 @@ def _file_case_params():
 
 @pytest.mark.parametrize("build, words", list(_file_case_params()))
 def test_a_bad_file_is_one_error_line_status_2_and_nothing_written(tmp_path, build, words):
-    content = _save(tmp_path / "content.png", smooth_image(48, 64, seed=0))
-    style = _save(tmp_path / "style.png", noise_image(40, 40, seed=1))
+    content = save_png(tmp_path / "content.png", smooth_image(48, 64, seed=0))
+    style = save_png(tmp_path / "style.png", noise_image(40, 40, seed=1))
     (tmp_path / "afile").write_text("I am a file\n")
     args = build(tmp_path, content, style, tmp_path / "out.png")
-    before = _tree(tmp_path)
+    before = file_tree(tmp_path)
     result = _render("--backbone", "tiny", "--size", "32", "--iterations", "2", *args)  # args may override
     assert result.exit_code == 2, result.output
     line = _one_error_line(result)
     for word in words:
         assert word in line, (word, line)
     assert result.stdout == ""
-    assert _tree(tmp_path) == before  # no output, no .rungs folder, no contact sheet
+    assert file_tree(tmp_path) == before  # no output, no .rungs folder, no contact sheet
 
 
 @pytest.mark.parametrize("options, words", [pytest.param(o, w, id=i) for i, o, w in BAD_OPTION_CASES])
 def test_a_bad_option_is_one_error_line_status_2_and_nothing_written(tmp_path, inputs, options, words):
     content, style, _ = inputs
-    before = _tree(tmp_path)
+    before = file_tree(tmp_path)
     result = _render(content, style, "-o", tmp_path / "out.png", "--backbone", "tiny",
                      "--size", "32", "--iterations", "2", *options)
     assert result.exit_code == 2, result.output
     line = _one_error_line(result)
     for word in words:
         assert word in line, (word, line)
-    assert _tree(tmp_path) == before
+    assert file_tree(tmp_path) == before
 
 
 def test_a_missing_init_file_with_quiet_is_one_error_line_and_nothing_written(tmp_path, inputs):
     content, style, _ = inputs
-    before = _tree(tmp_path)
+    before = file_tree(tmp_path)
     result = _render(content, style, "-o", tmp_path / "out.png", "--init", tmp_path / "start.png",
                      "--backbone", "tiny", "--size", "32", "--iterations", "2", "-q")
     assert result.exit_code == 2, result.output
     assert "start.png" in _one_error_line(result)
-    assert _tree(tmp_path) == before
+    assert file_tree(tmp_path) == before
 
 
 @pytest.mark.parametrize("options, words", [
@@ -325,14 +317,14 @@ def test_a_missing_init_file_with_quiet_is_one_error_line_and_nothing_written(tm
 ])
 def test_a_bad_option_value_is_a_usage_error_with_status_2(tmp_path, inputs, options, words):
     content, style, _ = inputs
-    before = _tree(tmp_path)
+    before = file_tree(tmp_path)
     result = _render(content, style, "-o", tmp_path / "out.png", *options)
     assert result.exit_code == 2, result.output
     assert "Invalid value" in result.stderr
     for word in words:
         assert word in result.stderr
     assert "Traceback" not in result.output
-    assert _tree(tmp_path) == before
+    assert file_tree(tmp_path) == before
 
 
 def test_render_without_an_output_is_a_usage_error(inputs):
@@ -346,8 +338,8 @@ def test_the_console_script_gives_one_error_line_and_status_2(tmp_path):
     script = Path(sys.executable).parent / "hires"
     if not script.is_file():
         pytest.skip(f"no console script at {script}")
-    style = _save(tmp_path / "style.png", noise_image(40, 40, seed=1))
-    before = _tree(tmp_path)
+    style = save_png(tmp_path / "style.png", noise_image(40, 40, seed=1))
+    before = file_tree(tmp_path)
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     completed = subprocess.run(
         [str(script), "render", "missing.png", str(style), "-o", "out.png", "--backbone", "tiny"],
@@ -358,7 +350,7 @@ def test_the_console_script_gives_one_error_line_and_status_2(tmp_path):
     assert lines[0].startswith("error: ") and "missing.png" in lines[0]
     assert "Traceback" not in completed.stderr + completed.stdout
     assert completed.stdout == ""
-    assert _tree(tmp_path) == before
+    assert file_tree(tmp_path) == before
 
 
 # ---------------------------------------------------------------------------------------------
@@ -368,13 +360,13 @@ def test_the_console_script_gives_one_error_line_and_status_2(tmp_path):
 def test_demo_refuses_an_existing_output_without_overwrite(tmp_path):
     output = tmp_path / "demo.png"
     output.write_bytes(b"an earlier demo")
-    before = _tree(tmp_path)
+    before = file_tree(tmp_path)
     result = runner.invoke(app, ["demo", "-o", str(output), "--backbone", "tiny", "-q"])
     assert result.exit_code == 2, result.output
     line = _one_error_line(result)
     assert "--overwrite" in line and str(output) in line
     assert result.stdout == ""
-    assert _tree(tmp_path) == before
+    assert file_tree(tmp_path) == before
 
 
 def test_demo_refuses_an_unknown_output_extension(tmp_path):

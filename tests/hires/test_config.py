@@ -211,7 +211,7 @@ BROKEN = [
     ("syntax", 'backbone = "tiny"\nstyle_weight = = 3\n', ["not valid TOML", "line 2"]),
     ("syntax-unclosed-table", "[[rung]\nlong_edge_px = 256\n", ["not valid TOML", "line 1"]),
     ("unknown-top-level-field", "style_wieght = 3\n", ["unknown field", "'style_wieght'", "style_weight"]),
-    ("rung-field-at-top-level", "iterations = 100\n", ["unknown field", "'iterations'"]),
+    ("rung-field-at-top-level", "long_edge_px = 100\n", ["unknown field", "'long_edge_px'"]),
     ("unknown-rung-field", RUNG + "upsample = 'nearest'\n", ["rung 1", "unknown field", "'upsample'"]),
     ("misspelt-rung-field", RUNG + "\n[[rung]]\nlong_edge_px = 512\niteration = 5\n", ["rung 2", "'iteration'"]),
     ("string-for-float", 'style_weight = "10"\n' + RUNG, ["style_weight", "a number", "'10'"]),
@@ -422,7 +422,7 @@ def test_bad_command_line_values_raise(weighted_config, overrides, words):
         assert word in str(info.value)
 
 
-@pytest.mark.parametrize("size, iterations, words", [(8, None, ["long_edge_px"]), (None, 0, ["iterations"])])
+@pytest.mark.parametrize("size, iterations, words", [(8, None, ["size"]), (None, 0, ["iterations"])])
 def test_bad_size_or_iterations_raise_naming_the_command_line(size, iterations, words):
     with pytest.raises(HiresError) as info:
         build_settings(None, size, iterations)

@@ -377,12 +377,155 @@ def test_round_trip(tmp_path: Path, name: str, bit_depth: int, tolerance: float)
     assert os.listdir(tmp_path) == [name]  # no temporary file left over
 
 
-@pytest.mark.parametrize("name", ["d.png", "d.jpg", "d.tif", "d16.tif", "d16.png", "d.webp"])
-def test_dpi_is_stored(tmp_path: Path, name: str) -> None:
-    path = write_image(tmp_path / name, _gradient(), dpi=300, bit_depth=16 if "16" in name else 8)
+# Every output format and bit depth write_image offers, as (file name, bit depth).
+_OUTPUTS = [
+    ("o.png", 8), ("o16.png", 16), ("o.jpg", 8), ("o.tif", 8), ("o16.tif", 16), ("o.webp", 8)
+]
+
+
+def _description(icc: bytes) -> str:
+    return ImageCms.getProfileDescription(ImageCms.ImageCmsProfile(io.BytesIO(icc)))
+
+
+@pytest.mark.parametrize(("name", "bit_depth"), _OUTPUTS)
+def test_dpi_is_stored(tmp_path: Path, name: str, bit_depth: int) -> None:
+    path = write_image(tmp_path / name, _gradient(), dpi=300, bit_depth=bit_depth)
     with Image.open(path) as im:
-        dpi = im.info.get("dpi") or (im.getexif().get(282),)
+        if name.endswith(".webp"):
+            # Pillow (13) does not expose a WebP's EXIF resolution as info["dpi"]; it is
+            # stored as EXIF X/YResolution with ResolutionUnit 2 (inch), read here.
+            assert "dpi" not in im.info or im.info["dpi"][0] == pytest.approx(300, abs=0.01)
+            exif = im.getexif()
+            dpi = (exif.get(282), exif.get(283))
+            assert exif.get(296) == 2
+        else:
+            dpi = im.info["dpi"]  # PNG pHYs, JPEG JFIF density, TIFF X/YResolution (inch)
     assert float(dpi[0]) == pytest.approx(300, abs=0.01)
+    assert float(dpi[1]) == pytest.approx(300, abs=0.01)
+    if name.endswith(".tif"):
+        with tifffile.TiffFile(path) as tif:
+            assert tif.pages[0].tags["ResolutionUnit"].value == 2  # inch
+
+
+def test_dpi_is_optional(tmp_path: Path) -> None:
+    for name, bit_depth in _OUTPUTS:
+        path = write_image(tmp_path / name, _gradient(), bit_depth=bit_depth)
+        if name.endswith(".tif"):
+            # No absolute resolution: tifffile writes 1x1 with ResolutionUnit 1 (none), Pillow
+            # none at all (and reads that back as (1, 1) dpi, the TIFF default).
+            with tifffile.TiffFile(path) as tif:
+                tags = tif.pages[0].tags
+                assert 282 not in tags or tags[296].value == 1, name
+            continue
+        with Image.open(path) as im:
+            assert "dpi" not in im.info and 282 not in im.getexif(), name
+
+
+@pytest.mark.parametrize(("name", "bit_depth"), _OUTPUTS)
+def test_srgb_icc_profile_is_embedded(tmp_path: Path, name: str, bit_depth: int) -> None:
+    image = _gradient()
+    path = write_image(tmp_path / name, image, bit_depth=bit_depth, dpi=300)
+    with Image.open(path) as im:
+        icc = im.info.get("icc_profile")
+    assert icc == images.srgb_profile()
+    assert "sRGB" in _description(icc)
+    if name.endswith(".tif"):
+        with tifffile.TiffFile(path) as tif:
+            tag = tif.pages[0].tags[34675]  # InterColorProfile, also where tifffile wrote it
+            assert bytes(tag.value) == icc and "sRGB" in _description(bytes(tag.value))
+            assert not tif.is_bigtiff  # small files stay classic TIFF
+    if name == "o16.png":  # iCCP comes before the image data, with a name and zlib data
+        data = path.read_bytes()
+        start = data.index(b"iCCP")
+        assert start < data.index(b"IDAT")
+        length = struct.unpack(">I", data[start - 4 : start])[0]
+        body = data[start + 4 : start + 4 + length]
+        name_, rest = body.split(b"\x00", 1)
+        assert name_ == b"sRGB" and rest[0] == 0 and zlib.decompress(rest[1:]) == icc
+    # The embedded profile is recognised as sRGB on reading: values are not transformed.
+    tolerance = 0.05 if name.endswith((".jpg", ".webp")) else 0.5 / (2**bit_depth - 1) + 1e-6
+    assert np.abs(read_image(path) - image).max() <= tolerance
+
+
+def test_srgb_profile_is_built_once() -> None:
+    icc = images.srgb_profile()
+    assert isinstance(icc, bytes) and icc[36:40] == b"acsp"  # the ICC signature
+    assert images.srgb_profile() is icc
+    assert "sRGB" in _description(icc)
+
+
+def test_without_imagecms_files_are_written_without_a_profile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(images, "_ImageCms", None)
+    assert images.srgb_profile() is None
+    for name, bit_depth in _OUTPUTS:
+        path = write_image(tmp_path / name, _gradient(), bit_depth=bit_depth, dpi=300)
+        with Image.open(path) as im:
+            assert "icc_profile" not in im.info or not im.info["icc_profile"], name
+        assert read_image(path).shape == (24, 32, 3)
+    with tifffile.TiffFile(tmp_path / "o16.tif") as tif:
+        assert 34675 not in tif.pages[0].tags
+    assert b"iCCP" not in (tmp_path / "o16.png").read_bytes()
+
+
+def test_a_profile_that_cannot_be_built_means_no_profile(monkeypatch: pytest.MonkeyPatch) -> None:
+    class BrokenCms:
+        @staticmethod
+        def createProfile(name: str) -> None:  # noqa: N802 - mirrors ImageCms
+            raise OSError("no LittleCMS")
+
+    monkeypatch.setattr(images, "_ImageCms", BrokenCms())
+    assert images.srgb_profile() is None
+
+
+# ---- BigTIFF -------------------------------------------------------------------------------
+
+
+def test_needs_bigtiff_past_4gb() -> None:
+    limit = images._BIGTIFF_THRESHOLD
+    assert 2**32 - 2**26 < limit < 2**32  # a margin under 4 GiB for the metadata
+    assert not images._needs_bigtiff((limit, 1, 1), 8)
+    assert images._needs_bigtiff((limit + 1, 1, 1), 8)
+    assert not images._needs_bigtiff((limit // 2, 1, 1), 16)
+    assert images._needs_bigtiff((limit // 2 + 1, 1, 1), 16)
+    # (H, W) means RGB, 3 samples; the same pixels need BigTIFF at 16 bits first.
+    assert not images._needs_bigtiff((30_000, 30_000), 8)  # 2.7 GB
+    assert images._needs_bigtiff((30_000, 30_000), 16)  # 5.4 GB
+    assert images._needs_bigtiff((40_000, 40_000, 3), 8)  # 4.8 GB
+    assert not images._needs_bigtiff((20_000, 30_000, 3), 16)  # 3.6 GB
+    assert not images._needs_bigtiff((24, 32, 3), 16)
+
+
+@pytest.mark.parametrize("bit_depth", [8, 16])
+def test_tiff_past_the_threshold_is_bigtiff(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bit_depth: int
+) -> None:
+    monkeypatch.setattr(images, "_BIGTIFF_THRESHOLD", 4096)  # bytes, instead of ~4 GiB
+    image = np.random.default_rng(10).random((48, 64, 3)).astype(np.float32)  # 9 or 18 KB
+    path = write_image(tmp_path / "big.tif", image, bit_depth=bit_depth, dpi=300)
+    with tifffile.TiffFile(path) as tif:
+        assert tif.is_bigtiff
+        page = tif.pages[0]
+        assert page.dtype == (np.uint16 if bit_depth == 16 else np.uint8)
+        assert "sRGB" in _description(bytes(page.tags[34675].value))
+    with Image.open(path) as im:
+        assert im.info["dpi"][0] == pytest.approx(300, abs=0.01)
+    top = 2**bit_depth - 1
+    np.testing.assert_allclose(read_image(path), np.rint(image * top) / top, atol=1e-6)
+    assert os.listdir(tmp_path) == ["big.tif"]
+
+
+def test_bigtiff_without_tifffile_is_refused_before_writing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(images, "_BIGTIFF_THRESHOLD", 1024)
+    monkeypatch.setattr(images, "_tifffile", None)
+    with pytest.raises(HiresError, match="BigTIFF.*tifffile") as info:
+        write_image(tmp_path / "big.tif", _gradient())
+    assert "big.tif" in str(info.value) and "\n" not in str(info.value)
+    assert os.listdir(tmp_path) == []
+    write_image(tmp_path / "big.png", _gradient())  # other formats are unaffected
 
 
 def test_webp_quality_100_is_lossless(tmp_path: Path) -> None:
@@ -407,6 +550,26 @@ def test_16bit_tiff_keeps_a_gradient_that_8bit_loses(tmp_path: Path) -> None:
         result = read_image(write_image(tmp_path / f"ramp{depth}.tif", ramp, bit_depth=depth))
         levels[depth] = len(np.unique(result[..., 0]))
     assert levels[8] <= 14 and levels[16] > 1000
+
+
+def test_16bit_tiff_has_uint16_samples_for_every_level(tmp_path: Path) -> None:
+    ramp = np.linspace(0.0, 1.0, 4096, dtype=np.float32).reshape(1, 4096, 1).repeat(3, axis=-1)
+    for depth, dtype, levels in ((16, np.uint16, 4096), (8, np.uint8, 256)):
+        samples = tifffile.imread(write_image(tmp_path / f"r{depth}.tif", ramp, bit_depth=depth))
+        assert samples.dtype == dtype and samples.shape == (1, 4096, 3)
+        assert len(np.unique(samples[..., 0])) == levels
+    # 8-bit keeps at most 256 of the ramp's 4096 levels; 16-bit keeps them all, in order.
+    assert np.all(np.diff(samples[0, :, 0].astype(int)) >= 0)
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif"])
+def test_16bit_keeps_every_level_of_a_full_ramp(tmp_path: Path, suffix: str) -> None:
+    ramp = np.linspace(0.0, 1.0, 64 * 64, dtype=np.float32).reshape(64, 64, 1).repeat(3, axis=-1)
+    levels = {}
+    for depth in (8, 16):
+        result = read_image(write_image(tmp_path / f"ramp{depth}{suffix}", ramp, bit_depth=depth))
+        levels[depth] = len(np.unique(result[..., 0]))
+    assert levels == {8: 256, 16: 4096}
 
 
 def test_values_are_clipped(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ from hires.errors import HiresError
 from hires.ladder import Ladder, Rung
 from hires.render import (WEIGHTS_ENV, RenderJob, SilentReporter, choose_backbone, contact_sheet_path,
                           plan_ladder, render, resize, rungs_folder, to_tensor)
-from tests.conftest import noise_image, smooth_image
+from tests.conftest import file_tree, noise_image, save_png, smooth_image
 
 TWO_RUNGS_TOML = """\
 backbone = "tiny"
@@ -64,17 +64,8 @@ class RecordingReporter:
         return [event[2] for event in self.events if event[0] == "chunk" and event[1].index == index]
 
 
-def _save(path: Path, image: np.ndarray) -> Path:
-    """Saves a ``(1, H, W, 3)`` or ``(H, W, 3)`` float image in [0, 1] as an 8-bit file."""
-    array = image[0] if image.ndim == 4 else image
-    Image.fromarray(np.round(array * 255).astype(np.uint8)).save(path)
-    return path
 
 
-def _tree(folder: Path) -> dict[str, bytes]:
-    """Every file under ``folder`` (relative name -> bytes), and every folder (name -> b"<dir>")."""
-    return {str(p.relative_to(folder)): (p.read_bytes() if p.is_file() else b"<dir>")
-            for p in sorted(folder.rglob("*"))}
 
 
 def _tiny_settings(*rungs: Rung, **values):
@@ -85,8 +76,8 @@ def _tiny_settings(*rungs: Rung, **values):
 def inputs(tmp_path_factory) -> tuple[Path, Path]:
     """A 64 x 48 (landscape) content PNG and a 40 x 40 style PNG."""
     folder = tmp_path_factory.mktemp("inputs")
-    content = _save(folder / "content.png", smooth_image(48, 64, seed=0))
-    style = _save(folder / "style.png", noise_image(40, 40, seed=1))
+    content = save_png(folder / "content.png", smooth_image(48, 64, seed=0))
+    style = save_png(folder / "style.png", noise_image(40, 40, seed=1))
     return content, style
 
 
@@ -106,13 +97,13 @@ def two_rungs(tmp_path_factory, inputs):
     starts, start_losses, content_losses = [], [], []
     original = render_module._optimize
 
-    def watching_optimize(settings, rung, loss_function, start, callback):
+    def watching_optimize(settings, rung, loss_function, start, callback, state=None):
         starts.append(start.numpy())
         start_losses.append(float(loss_function(start)["total"]))
         height, width = start.shape[1:3]
         content_here = resize(to_tensor(images.read_image(content)), height, width)
         content_losses.append(float(loss_function(content_here)["total"]))
-        return original(settings, rung, loss_function, start, callback)
+        return original(settings, rung, loss_function, start, callback, state)
 
     reporter = RecordingReporter()
     with pytest.MonkeyPatch.context() as patch:
@@ -171,14 +162,15 @@ def test_reporter_sees_the_rungs_in_order_with_increasing_sizes(two_rungs):
     reporter = two_rungs.reporter
     kinds = reporter.kinds()
     assert kinds[0] == "message" and "tiny" in reporter.events[0][1]
-    assert kinds[1] == "ladder_started"
-    plans = reporter.events[1][1]
+    assert kinds[1] == "message" and "multiples of 16 px" in reporter.events[1][1]
+    assert kinds[2] == "ladder_started"
+    plans = reporter.events[2][1]
     assert [(p.index, p.count) for p in plans] == [(0, 2), (1, 2)]
     assert [(p.width, p.height) for p in plans] == [(32, 32), (64, 48)]
     assert plans[0].pixels < plans[1].pixels
     assert [p.rung.iterations for p in plans] == [3, 3]
     # Each rung: started, at least one chunk, finished; rung 2 only after rung 1 finished.
-    rung_events = [k for k in kinds[2:] if k != "chunk"]
+    rung_events = [k for k in kinds[3:] if k != "chunk"]
     assert rung_events == ["rung_started", "rung_finished", "rung_started", "rung_finished"]
     started = [e[1] for e in reporter.events if e[0] == "rung_started"]
     assert started == list(plans)
@@ -239,7 +231,7 @@ def test_an_existing_output_is_refused_before_anything_starts(tmp_path, inputs):
     with pytest.raises(HiresError, match="--overwrite"):
         render(RenderJob(content, (style,), output, _tiny_settings(Rung(32, 2))), reporter)
     assert reporter.events == []
-    assert _tree(tmp_path) == {"out.png": b"keep me"}
+    assert file_tree(tmp_path) == {"out.png": b"keep me"}
 
 
 def test_a_missing_style_is_refused_before_anything_starts(tmp_path, inputs):

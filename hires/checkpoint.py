@@ -1,0 +1,139 @@
+"""Checkpoints: a killed render resumes from its last one and loses minutes, not the night.
+
+Each render keeps a state folder beside its output (``out.png`` -> ``out.state/``) holding one
+file, ``checkpoint.npz``: a hash of everything that decides the picture, the rung reached, the
+image that rung started from, the optimiser's exact state within it, and each finished rung's
+loss history. The file is written whole to a temporary name, flushed to disk and renamed over
+the last one, so a kill at any moment (even during a write) leaves the previous checkpoint
+intact. The folder is removed when the render has written its output.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hires.errors import HiresError
+
+FORMAT_VERSION = 1
+CHECKPOINT_NAME = "checkpoint.npz"
+
+
+class DamagedCheckpoint(Exception):
+    """A state folder whose checkpoint cannot be read; the render starts afresh."""
+
+
+@dataclass
+class Checkpoint:
+    """Where a render stands.
+
+    Attributes:
+        digest: the hash of inputs and settings that made this checkpoint.
+        rung: the rung in progress (0-based), or the next one to start.
+        start_image: ``(1, H, W, 3)`` float32: the image rung ``rung`` started from (None for the first).
+        optimizer: the optimiser's state within rung ``rung`` as arrays (None: the rung has not begun).
+        histories: for each finished rung, {"iterations": [...], "losses": [...], "seconds": s, "stopped": "..."}.
+        partial: the loss history of rung ``rung`` so far, when ``optimizer`` is set.
+    """
+
+    digest: str
+    rung: int = 0
+    start_image: np.ndarray | None = None
+    optimizer: dict[str, np.ndarray] | None = None
+    histories: list[dict[str, Any]] = field(default_factory=list)
+    partial: dict[str, Any] | None = None
+
+
+def state_folder(output: Path) -> Path:
+    """``out.png`` -> ``out.state/``."""
+    return output.with_name(output.name.rsplit(".", 1)[0] + ".state")
+
+
+def digest_of(files: list[Path], settings: Any, backbone_source: str) -> str:
+    """A hash of the input files' bytes, the settings and the backbone: what decides the picture."""
+    hasher = hashlib.sha256()
+    for path in files:
+        hasher.update(path.name.encode())
+        with open(path, "rb") as stream:
+            for block in iter(lambda: stream.read(1 << 20), b""):
+                hasher.update(block)
+    hasher.update(json.dumps(_plain(asdict(settings)), sort_keys=True).encode())
+    hasher.update(backbone_source.encode())
+    hasher.update(str(FORMAT_VERSION).encode())
+    return hasher.hexdigest()
+
+
+def _plain(value: Any) -> Any:
+    """Settings as JSON-able data (tuples become lists)."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value
+
+
+def write_checkpoint(folder: Path, checkpoint: Checkpoint) -> None:
+    """Writes ``checkpoint`` atomically into ``folder`` (created if needed)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    arrays: dict[str, np.ndarray] = {
+        "meta": np.asarray(json.dumps({"version": FORMAT_VERSION, "digest": checkpoint.digest,
+                                       "rung": checkpoint.rung, "histories": checkpoint.histories,
+                                       "partial": checkpoint.partial})),
+    }
+    if checkpoint.start_image is not None:
+        arrays["start_image"] = checkpoint.start_image
+    for name, value in (checkpoint.optimizer or {}).items():
+        arrays[f"optimizer/{name}"] = value
+    handle, temporary = tempfile.mkstemp(prefix=".checkpoint-", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            np.savez(stream, **arrays)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, folder / CHECKPOINT_NAME)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def read_checkpoint(folder: Path) -> Checkpoint | None:
+    """The checkpoint in ``folder``, or None when there is none.
+
+    Raises:
+        DamagedCheckpoint: when the file exists but cannot be read whole.
+    """
+    path = folder / CHECKPOINT_NAME
+    if not path.exists():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(str(data["meta"]))
+            if meta.get("version") != FORMAT_VERSION:
+                raise ValueError(f"format version {meta.get('version')}, expected {FORMAT_VERSION}")
+            optimizer = {key.split("/", 1)[1]: data[key] for key in data.files if key.startswith("optimizer/")}
+            start = data["start_image"] if "start_image" in data.files else None
+            return Checkpoint(meta["digest"], int(meta["rung"]), start, optimizer or None,
+                              list(meta["histories"]), meta.get("partial"))
+    except Exception as exc:  # a truncated zip, bad JSON, missing keys: all mean "damaged"
+        raise DamagedCheckpoint(f"{path}: {exc}") from exc
+
+
+def remove_state(folder: Path) -> None:
+    """Deletes a state folder once its render is finished (or is to start afresh)."""
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def refuse_foreign(folder: Path, checkpoint: Checkpoint, digest: str) -> None:
+    """Raises HiresError when a state folder belongs to another render (inputs or settings changed)."""
+    if checkpoint.digest != digest:
+        raise HiresError(
+            f"{folder} holds a render of other inputs or settings; pass --restart to start this "
+            "render afresh (its unfinished work is then discarded), or choose another -o")

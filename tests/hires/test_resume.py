@@ -1,0 +1,197 @@
+"""Checkpoints and resume: a killed render continues where it stopped and ends where it would have."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hires import checkpoint as checkpoints
+from hires import images
+from hires.config import default_settings
+from hires.errors import HiresError
+from hires.ladder import Ladder, Rung
+from hires.render import RenderJob, SilentReporter, render
+from tests.conftest import noise_image, save_png, smooth_image
+
+HIRES = Path(sys.executable).parent / "hires"
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("pair")
+    return (save_png(folder / "content.png", smooth_image(48, 64, 0)),
+            save_png(folder / "style.png", noise_image(40, 40, 1)))
+
+
+def _settings(**values):
+    ladder = Ladder(rungs=(Rung(32, 6), Rung(64, 8)))
+    return replace(default_settings(), backbone="tiny", ladder=ladder, chunk_iterations=2, **values)
+
+
+class _StopAt(SilentReporter):
+    """Interrupts the render (as Ctrl-C would) at a given chunk of a given rung."""
+
+    def __init__(self, rung: int, chunk: int) -> None:
+        self.rung, self.left = rung, chunk
+
+    def chunk(self, plan, progress) -> None:
+        if plan.index == self.rung:
+            self.left -= 1
+            if self.left == 0:
+                raise KeyboardInterrupt
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(pair, tmp_path_factory):
+    content, style = pair
+    output = tmp_path_factory.mktemp("whole") / "out.png"
+    render(RenderJob(content, (style,), output, _settings()))
+    return images.read_image(output)
+
+
+@pytest.mark.parametrize("rung, chunk", [(0, 2), (1, 1), (1, 3)])
+def test_interrupted_render_resumes_to_the_same_picture(pair, uninterrupted, tmp_path, rung, chunk):
+    content, style = pair
+    job = RenderJob(content, (style,), tmp_path / "out.png", _settings())
+    with pytest.raises(KeyboardInterrupt):
+        render(job, _StopAt(rung, chunk), checkpoint_seconds=3600)
+    saved = checkpoints.read_checkpoint(checkpoints.state_folder(job.output))
+    assert saved.rung == rung and saved.optimizer is not None  # written on interruption, mid-rung
+    assert not job.output.exists()
+    render(job)
+    np.testing.assert_allclose(images.read_image(job.output), uninterrupted, atol=2 / 255)
+    assert not checkpoints.state_folder(job.output).exists()  # removed once the output is written
+
+
+def test_finished_rungs_are_not_redone(pair, tmp_path):
+    content, style = pair
+    job = RenderJob(content, (style,), tmp_path / "out.png", _settings())
+    with pytest.raises(KeyboardInterrupt):
+        render(job, _StopAt(1, 1), checkpoint_seconds=3600)
+    started = []
+
+    class Recording(SilentReporter):
+        def rung_started(self, plan) -> None:
+            started.append(plan.index)
+
+    render(job, Recording())
+    assert started == [1]
+
+
+def test_a_failed_checkpoint_write_keeps_the_previous_one(tmp_path, monkeypatch):
+    folder = tmp_path / "out.state"
+    checkpoints.write_checkpoint(folder, checkpoints.Checkpoint("abc", rung=1, histories=[{"x": 1}]))
+
+    def crash(*args, **kwargs):
+        raise OSError("disk pulled out mid-write")
+
+    monkeypatch.setattr(checkpoints.os, "fsync", crash)
+    with pytest.raises(OSError):
+        checkpoints.write_checkpoint(folder, checkpoints.Checkpoint("abc", rung=2))
+    assert checkpoints.read_checkpoint(folder).rung == 1
+    assert sorted(p.name for p in folder.iterdir()) == ["checkpoint.npz"]
+
+
+def test_a_kill_during_a_write_leaves_the_previous_checkpoint(tmp_path, pair):
+    """What SIGKILL during a write leaves: a half-written temporary file beside the last checkpoint."""
+    content, style = pair
+    job = RenderJob(content, (style,), tmp_path / "out.png", _settings())
+    with pytest.raises(KeyboardInterrupt):
+        render(job, _StopAt(1, 2), checkpoint_seconds=3600)
+    folder = checkpoints.state_folder(job.output)
+    (folder / ".checkpoint-half.tmp").write_bytes((folder / "checkpoint.npz").read_bytes()[:100])
+    render(job)
+    assert job.output.exists()
+
+
+def test_a_damaged_state_folder_restarts_that_render(pair, uninterrupted, tmp_path):
+    content, style = pair
+    job = RenderJob(content, (style,), tmp_path / "out.png", _settings())
+    folder = checkpoints.state_folder(job.output)
+    folder.mkdir()
+    (folder / "checkpoint.npz").write_bytes(b"not a checkpoint")
+    messages = []
+
+    class Recording(SilentReporter):
+        def message(self, text: str) -> None:
+            messages.append(text)
+
+    render(job, Recording())
+    assert any("damaged" in m for m in messages)
+    np.testing.assert_allclose(images.read_image(job.output), uninterrupted, atol=2 / 255)
+
+
+def test_a_state_folder_of_other_settings_is_not_resumed_silently(pair, tmp_path):
+    content, style = pair
+    job = RenderJob(content, (style,), tmp_path / "out.png", _settings())
+    with pytest.raises(KeyboardInterrupt):
+        render(job, _StopAt(0, 1), checkpoint_seconds=3600)
+    settings = _settings()
+    changed = replace(job, settings=replace(settings, ladder=replace(settings.ladder, style_weight=3.0)))
+    with pytest.raises(HiresError, match="--restart"):
+        render(changed)
+    render(changed, restart=True)
+    assert job.output.exists()
+
+
+def _start(args, tmp_path):
+    return subprocess.Popen([str(HIRES), *args], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+
+
+def _wait_for_mid_rung_checkpoint(folder: Path, process, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()
+        try:
+            saved = checkpoints.read_checkpoint(folder)
+        except checkpoints.DamagedCheckpoint:
+            saved = None
+        if saved is not None and saved.rung == 1 and saved.optimizer is not None:
+            return
+        time.sleep(0.05)
+    raise AssertionError("no mid-rung checkpoint appeared")
+
+
+def _cli_args(content, style, output):
+    config = output.parent / "ladder.toml"
+    config.write_text('backbone = "tiny"\nchunk_iterations = 2\n'
+                      "[[rung]]\nlong_edge_px = 32\niterations = 6\n[[rung]]\nlong_edge_px = 64\niterations = 40\n")
+    return ["render", str(content), str(style), "-o", str(output), "-c", str(config), "-q",
+            "--checkpoint-minutes", "0.00001"]
+
+
+def test_sigkill_mid_rung_then_rerun_matches_an_uninterrupted_render(pair, tmp_path):
+    content, style = pair
+    whole = tmp_path / "whole" / "out.png"
+    whole.parent.mkdir()
+    subprocess.run([str(HIRES), *_cli_args(content, style, whole)], check=True, capture_output=True)
+    output = tmp_path / "killed" / "out.png"
+    output.parent.mkdir()
+    args = _cli_args(content, style, output)
+    process = _start(args, tmp_path)
+    _wait_for_mid_rung_checkpoint(checkpoints.state_folder(output), process)
+    process.kill()
+    process.wait()
+    assert not output.exists()
+    subprocess.run([str(HIRES), *args], check=True, capture_output=True)
+    np.testing.assert_allclose(images.read_image(output), images.read_image(whole), atol=2 / 255)
+
+
+@pytest.mark.parametrize("signum, status", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_sigterm_and_sigint_checkpoint_and_exit(pair, tmp_path, signum, status):
+    content, style = pair
+    output = tmp_path / "out.png"
+    process = _start(_cli_args(content, style, output), tmp_path)
+    _wait_for_mid_rung_checkpoint(checkpoints.state_folder(output), process)
+    process.send_signal(signum)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == status, stderr
+    assert b"resume" in stderr
+    assert checkpoints.read_checkpoint(checkpoints.state_folder(output)).optimizer is not None
