@@ -31,7 +31,6 @@ import os
 import re
 import socket
 import time
-import tomllib
 import traceback
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
@@ -39,7 +38,8 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from hires.checkpoint import state_folder
-from hires.config import RenderSettings, complete_ladder, load_config, settings_fields, settings_from_dict
+from hires.config import (RenderSettings, complete_ladder, load_config, read_toml, settings_fields,
+                          settings_from_dict)
 from hires.errors import HiresError
 from hires.ladder import Ladder, Rung, check_ladder
 from hires.locks import (DEFAULT_HEARTBEAT_SECONDS, DEFAULT_STALE_SECONDS, LockedElsewhere, hold_lock,
@@ -212,7 +212,7 @@ def load_jobs(path: str | Path) -> list[BatchJob]:
             the file, the job (from 1) and the field.
     """
     path = Path(path)
-    data = _read_toml(path, f"job file {path}")
+    data = read_toml(path, f"job file {path}")
     folder = path.absolute().parent
     tables = data.pop("job", None)
     if tables is None or tables == []:
@@ -231,19 +231,6 @@ def load_jobs(path: str | Path) -> list[BatchJob]:
             for number, table in enumerate(tables, start=1)]
     _check_distinct(path, jobs)
     return jobs
-
-
-def _read_toml(path: Path, what: str) -> dict[str, Any]:
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise HiresError(f"{what} not found; check the path") from exc
-    except IsADirectoryError as exc:
-        raise HiresError(f"{what} is a folder; give the TOML file") from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise HiresError(f"cannot read {what}: {exc}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise HiresError(f"{what} is not valid TOML: {exc}; fix the line it names") from exc
 
 
 def _check_fields(table: Mapping[str, Any], known: set[str] | frozenset[str], where: str) -> None:
@@ -328,7 +315,7 @@ def _config_table(value: Any, folder: Path, configs: dict[Path, dict[str, Any]],
             load_config(path)  # checks it, with messages that name the config's own fields
         except HiresError as exc:
             raise HiresError(f"{where}: {exc}") from None
-        configs[path] = _read_toml(path, f"config {path}")
+        configs[path] = read_toml(path, f"config {path}")
     return configs[path]
 
 
@@ -403,6 +390,7 @@ def run_batch(
     log: Callable[[str], None] | None = None,
     heartbeat_seconds: float = DEFAULT_HEARTBEAT_SECONDS,
     stale_seconds: float = DEFAULT_STALE_SECONDS,
+    checkpoint_seconds: float = 300.0,
 ) -> BatchSummary:
     """Runs ``jobs`` one after another; a job that fails is recorded and the next one runs.
 
@@ -443,7 +431,7 @@ def run_batch(
     for job, outcome in zip(jobs, summary.outcomes):
         try:
             _run_job(job, outcome, overwrite=overwrite, restart=restart, run_started=summary.started,
-                     reporter_for=reporter_for, log=log,
+                     reporter_for=reporter_for, log=log, checkpoint_seconds=checkpoint_seconds,
                      lock_options={"heartbeat_seconds": heartbeat_seconds, "stale_seconds": stale_seconds})
         except (KeyboardInterrupt, RenderInterrupted) as exc:
             outcome.status = INTERRUPTED
@@ -470,7 +458,7 @@ def _run_job(job: BatchJob, outcome: JobOutcome, **options: Any) -> None:
 
 def _attempt_job(job: BatchJob, outcome: JobOutcome, clock: float, *, overwrite: bool, restart: bool,
                  run_started: float, reporter_for: Callable[[], Any] | None, log: Callable[[str], None],
-                 lock_options: dict[str, float]) -> None:
+                 lock_options: dict[str, float], checkpoint_seconds: float) -> None:
     from core.errors import CoreError
     from hires.render import RenderJob, SilentReporter, render
 
@@ -497,7 +485,7 @@ def _attempt_job(job: BatchJob, outcome: JobOutcome, clock: float, *, overwrite:
                                    overwrite=overwrite or unfinished)
             reporter = reporter_for() if reporter_for is not None else SilentReporter()
             try:
-                result = render(render_job, reporter, restart=restart)
+                result = render(render_job, reporter, restart=restart, checkpoint_seconds=checkpoint_seconds)
             finally:
                 if hasattr(reporter, "close"):
                     reporter.close()

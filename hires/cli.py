@@ -125,7 +125,8 @@ def _value(option):
 
 def build_settings(config: Path | None, size: int | None, iterations: int | None, **overrides):
     """Defaults, then the config, then the command line; command-line weights beat rung overrides."""
-    from hires.config import RenderSettings, check_settings, complete_ladder, load_config, parse_blend
+    from hires.config import (RenderSettings, check_settings, complete_ladder, load_config, parse_blend,
+                              parse_style_layers)
     from hires.ladder import Ladder, Rung, check_ladder
 
     settings = load_config(config) if config is not None else RenderSettings(ladder=Ladder(rungs=()))
@@ -146,6 +147,8 @@ def build_settings(config: Path | None, size: int | None, iterations: int | None
     settings_values = {k: v for k, v in given.items() if k not in ladder_fields}
     if "style_blend" in settings_values:
         settings_values["style_blend"] = parse_blend(settings_values["style_blend"], "--style-blend")
+    if "style_layers" in settings_values:
+        settings_values["style_layers"] = parse_style_layers(settings_values["style_layers"])
     settings = replace(settings, ladder=ladder, **settings_values)
     check_settings(settings, "the command line")
     if settings.print_size is None:  # else the print's pixels depend on the photograph: see resolve_ladder
@@ -175,6 +178,8 @@ def render(
     adam_preset: Annotated[Optional[str], typer.Option(help="Adam's settings: seed-report or standard. [default: seed-report]")] = None,
     correction_pairs: Annotated[Optional[int], typer.Option(help="L-BFGS history length. [default: 10]")] = None,
     tolerance: Annotated[Optional[float], typer.Option(help="Stop a rung when an iteration improves the loss by less than this fraction. [default: 0, run every iteration]")] = None,
+    content_layer: Annotated[Optional[str], typer.Option(help="Layer of the content term. [default: block4_conv2]")] = None,
+    style_layers: Annotated[Optional[str], typer.Option(help="Layers of the style term with weights, e.g. block1_conv1:1,block3_conv1:0.5 (weight 1 when omitted). [default: block1_conv1 ... block5_conv1, equal]")] = None,
     pooling: Annotated[Optional[PoolingChoice], typer.Option(help="avg (the paper's) or max. [default: avg]")] = None,
     upsample: Annotated[Optional[UpsampleChoice], typer.Option(help="How a rung's result is enlarged for the next. [default: bicubic]")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Seed of the noise initial image. [default: 0]")] = None,
@@ -183,7 +188,7 @@ def render(
     bit_depth: Annotated[Optional[int], typer.Option(help="8 or 16 bits per sample (16: .png, .tif). [default: 8]")] = None,
     jpeg_quality: Annotated[Optional[int], typer.Option(help="Quality of .jpg and .webp outputs, 1-100. [default: 95]")] = None,
     preserve_colors: Annotated[Optional[PreserveChoice], typer.Option(help="Keep the photograph's colours: luminance (transfer on luminance only) or histogram (recolour the painting first). [default: none]")] = None,
-    max_input_megapixels: Annotated[Optional[float], typer.Option(help="Refuse larger input images. [default: 1000]")] = None,
+    max_input_megapixels: Annotated[Optional[float], typer.Option(help="Refuse larger input images (a 100-megapixel scan reads; each megapixel takes 12 MB). [default: 250]")] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing output.")] = False,
     restart: Annotated[bool, typer.Option("--restart", help="Discard the state folder of an unfinished render of this output and start afresh.")] = False,
     checkpoint_minutes: Annotated[float, typer.Option(help="Minutes between checkpoints within a rung (one is also written at the end of every rung and on SIGTERM/Ctrl-C).")] = 5.0,
@@ -196,6 +201,7 @@ def render(
         content_weight=content_weight, style_weight=style_weight, tv_weight=tv_weight,
         style_scale=style_scale, style_blend=style_blend, init=init, optimizer=optimizer,
         adam_preset=adam_preset, correction_pairs=correction_pairs, tolerance=tolerance,
+        content_layer=content_layer, style_layers=style_layers,
         pooling=pooling, upsample=upsample, seed=seed, print_size=print_size, dpi=dpi, bit_depth=bit_depth,
         jpeg_quality=jpeg_quality, preserve_colors=preserve_colors, max_input_megapixels=max_input_megapixels)
     from hires.render import RenderJob
@@ -296,6 +302,7 @@ def batch(
     restart: Annotated[bool, typer.Option("--restart", help="Start unfinished jobs over instead of continuing from their saved state.")] = False,
     summary: Annotated[Optional[Path], typer.Option(help="Where to write the JSON summary. Default: beside the job file, JOBS.summary.json (JOBS.shard-I-of-N.summary.json for a shard).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display (job lines and the summary still print).")] = False,
+    checkpoint_minutes: Annotated[float, typer.Option(help="Minutes between checkpoints within a rung (one is also written at the end of every rung and on SIGTERM/Ctrl-C).")] = 5.0,
 ) -> None:
     """Render every job of JOB_FILE in turn; several processes or machines may share one job file.
 
@@ -307,6 +314,8 @@ def batch(
 
     from hires import batch as batch_module
 
+    if not checkpoint_minutes > 0:
+        raise HiresError(f"--checkpoint-minutes must be more than 0, not {checkpoint_minutes}")
     chosen = batch_module.choose_shard(shard, os.environ)
     jobs = batch_module.select_shard(batch_module.load_jobs(job_file), chosen)
     summary_file = summary if summary is not None else batch_module.summary_path(job_file, chosen)
@@ -320,7 +329,8 @@ def batch(
     try:
         result = batch_module.run_batch(
             jobs, job_file=job_file, shard=chosen, summary_file=summary_file, overwrite=overwrite,
-            restart=restart, reporter_for=lambda: _reporter(quiet), log=lambda text: typer.echo(text, err=True))
+            restart=restart, reporter_for=lambda: _reporter(quiet), log=lambda text: typer.echo(text, err=True),
+            checkpoint_seconds=60.0 * checkpoint_minutes)
     finally:
         if in_main and previous is not None:
             signal.signal(signal.SIGTERM, previous)

@@ -84,7 +84,7 @@ class RenderSettings:
     bit_depth: int = 8
     jpeg_quality: int = 95
     preserve_colors: str = "none"
-    max_input_megapixels: float = 1000.0
+    max_input_megapixels: float = 250.0
 
 
 # The type each TOML field must have; floats accept integers.
@@ -117,15 +117,21 @@ def load_config(path: str | Path) -> RenderSettings:
             type or an impossible value; the message names the file and the field.
     """
     path = Path(path)
+    return settings_from_dict(read_toml(path, f"config {path}"), source=f"config {path}")
+
+
+def read_toml(path: Path, what: str) -> dict[str, Any]:
+    """The parsed TOML file ``path``; ``what`` names it in the one-line HiresError for any problem."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
-        raise HiresError(f"config {path} not found; check the path (configs live in configs/)") from exc
+        raise HiresError(f"{what} not found; check the path") from exc
+    except IsADirectoryError as exc:
+        raise HiresError(f"{what} is a folder; give the TOML file") from exc
     except (OSError, UnicodeDecodeError) as exc:
-        raise HiresError(f"cannot read config {path}: {exc}") from exc
+        raise HiresError(f"cannot read {what}: {exc}") from exc
     except tomllib.TOMLDecodeError as exc:
-        raise HiresError(f"config {path} is not valid TOML: {exc}; fix the line it names") from exc
-    return settings_from_dict(data, source=f"config {path}")
+        raise HiresError(f"{what} is not valid TOML: {exc}; fix the line it names") from exc
 
 
 def settings_from_dict(data: dict[str, Any], *, source: str) -> RenderSettings:
@@ -187,6 +193,21 @@ def parse_blend(value: Any, source: str) -> tuple[float, ...]:
     if any(w < 0 for w in weights) or sum(weights) <= 0:
         raise HiresError(f"{source}: style_blend weights must be 0 or more and not all 0, not {value!r}")
     return weights
+
+
+def parse_style_layers(text: str, source: str = "--style-layers") -> tuple[tuple[str, float], ...]:
+    """``"block1_conv1:1,block3_conv1:0.5"`` -> ((layer, weight), ...); a weight left out is 1."""
+    layers = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, _, weight = item.partition(":")
+        try:
+            layers.append((name.strip(), float(weight) if weight else 1.0))
+        except ValueError as exc:
+            raise HiresError(f"{source}: weight {weight!r} of {name} is not a number; write e.g. "
+                             "block1_conv1:1,block3_conv1:0.5") from exc
+    if not layers:
+        raise HiresError(f"{source}: name at least one layer, e.g. block1_conv1:1,block3_conv1:0.5")
+    return tuple(layers)
 
 
 def _typed(value: Any, kind: type, where: str) -> Any:

@@ -99,7 +99,7 @@ class _Pixels:
 # --------------------------------------------------------------------------------------------
 
 
-def read_image(path: str | Path, *, max_megapixels: float = 1000.0) -> np.ndarray:
+def read_image(path: str | Path, *, max_megapixels: float = 250.0) -> np.ndarray:
     """Reads an image file as float32 RGB in [0, 1].
 
     Args:

@@ -159,7 +159,8 @@ def test_restart_and_overwrite_reach_render(project, elsewhere, monkeypatch):
     _batch(jobs, "--restart", "--overwrite")
     (project / "a.state").mkdir()
     _batch(jobs)
-    assert calls == [("a.png", True, {"restart": True}), ("a.png", True, {"restart": False})]
+    assert calls == [("a.png", True, {"restart": True, "checkpoint_seconds": 300.0}),
+                     ("a.png", True, {"restart": False, "checkpoint_seconds": 300.0})]
 
 
 @pytest.mark.parametrize("interruption, status", [(KeyboardInterrupt(), 130),

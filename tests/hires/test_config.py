@@ -286,7 +286,7 @@ def test_missing_config_names_the_file(tmp_path):
 def test_config_that_is_a_folder_names_it(tmp_path):
     path = tmp_path / "folder.toml"
     path.mkdir()
-    with pytest.raises(HiresError, match="cannot read config") as info:
+    with pytest.raises(HiresError, match="is a folder") as info:
         load_config(path)
     assert str(path) in str(info.value)
 
