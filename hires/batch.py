@@ -489,8 +489,7 @@ def _attempt_job(job: BatchJob, outcome: JobOutcome, clock: float, *, overwrite:
             finally:
                 if hasattr(reporter, "close"):
                     reporter.close()
-            last = result.rungs[-1].plan
-            message = f"{last.width}x{last.height}, {result.backbone}"
+            message = f"{result.width_px}x{result.height_px}, {result.backbone}"
             if lock.lost:
                 message += "; warning: its lock was taken over by another process during the render"
             finish(DONE, message)

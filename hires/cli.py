@@ -235,7 +235,7 @@ def _run(job, quiet: bool, *, restart: bool = False, checkpoint_minutes: float =
         signal.signal(signal.SIGTERM, previous)
         if hasattr(reporter, "close"):
             reporter.close()
-    typer.echo(f"wrote {result.output} ({result.rungs[-1].plan.width}x{result.rungs[-1].plan.height}, "
+    typer.echo(f"wrote {result.output} ({result.width_px}x{result.height_px}, "
                f"{result.backbone}, {result.seconds:.0f} s)")
 
 

@@ -98,6 +98,8 @@ class RenderResult:
     rungs: tuple[RungResult, ...]
     backbone: str
     seconds: float
+    width_px: int = 0
+    height_px: int = 0
 
 
 class Reporter(Protocol):
@@ -420,13 +422,14 @@ def render(job: RenderJob, reporter: Reporter | None = None, *, restart: bool = 
     except (KeyboardInterrupt, RenderInterrupted):
         checkpointer.flush()
         raise
-    _write_output(job, inputs, present(results[-1].image))
+    height_px, width_px = _write_output(job, inputs, present(results[-1].image))
     if job.save_rungs:
         sheet = make_contact_sheet(inputs.content[0].numpy(), [s[0].numpy() for s in inputs.styles],
                                    [_sheet_rung(result, present) for result in results])
         images.write_image(contact_sheet_path(job.output), sheet, overwrite=True)
     remove_state(state_folder(job.output))
-    return RenderResult(job.output, tuple(results), backbone.name, time.perf_counter() - clock)
+    return RenderResult(job.output, tuple(results), backbone.name, time.perf_counter() - clock,
+                        width_px, height_px)
 
 
 def _resumed_results(job: RenderJob, plans: list[RungPlan], checkpoint: Checkpoint) -> list[RungResult]:
@@ -449,8 +452,12 @@ def _rung_path(job: RenderJob, plan: RungPlan) -> Path:
     return rungs_folder(job.output) / f"{max(plan.height, plan.width):04d}.png"
 
 
-def _write_output(job: RenderJob, inputs: _Inputs, image: np.ndarray) -> None:
-    """Writes the final picture: at the print's exact pixels when --print was given, quantised once."""
+def _write_output(job: RenderJob, inputs: _Inputs, image: np.ndarray) -> tuple[int, int]:
+    """Writes the final picture: at the print's exact pixels when --print was given, quantised once.
+
+    Returns:
+        ``(height, width)`` of the written picture.
+    """
     settings, target = job.settings, inputs.target
     if target is not None and image.shape[:2] != (target.height_px, target.width_px):
         # The ladder's sides are multiples of the backbone's stride; the print wants exact pixels.
@@ -458,6 +465,7 @@ def _write_output(job: RenderJob, inputs: _Inputs, image: np.ndarray) -> None:
     dpi = settings.dpi if settings.dpi is not None else (target.dpi if target else None)
     images.write_image(job.output, image, overwrite=job.overwrite, bit_depth=settings.bit_depth,
                        jpeg_quality=settings.jpeg_quality, dpi=dpi)
+    return image.shape[0], image.shape[1]
 
 
 def contact_sheet_path(output: Path) -> Path:

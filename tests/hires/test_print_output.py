@@ -114,3 +114,18 @@ def test_print_fields_in_a_config(pair, tmp_path):
         assert written.size == (64, 48)
         assert written.info["dpi"] == pytest.approx((32, 32), abs=0.01)  # PNG stores dots per metre
     assert images.read_image(output).dtype == np.float32
+
+
+def test_layers_from_the_command_line(pair, tmp_path):
+    from hires.config import parse_style_layers
+
+    assert parse_style_layers("block1_conv1:1, block3_conv1:0.5,block5_conv1") == (
+        ("block1_conv1", 1.0), ("block3_conv1", 0.5), ("block5_conv1", 1.0))
+    content, style, _ = pair
+    base = ["render", "--plan", str(content), str(style), "-o", str(tmp_path / "x.png"), "--backbone", "tiny"]
+    result = runner.invoke(app, base + ["--style-layers", "block1_conv1:1,block2_conv1:0.5",
+                                        "--content-layer", "block3_conv1"])
+    assert result.exit_code == 0, result.output
+    assert "multiples of 4 px" in result.stdout  # the deepest layer is in block 3: two pools
+    bad = runner.invoke(app, base + ["--style-layers", "block1_conv1:x"])
+    assert bad.exit_code == 2 and "not a number" in bad.stderr
