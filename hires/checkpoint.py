@@ -135,5 +135,5 @@ def refuse_foreign(folder: Path, checkpoint: Checkpoint, digest: str) -> None:
     """Raises HiresError when a state folder belongs to another render (inputs or settings changed)."""
     if checkpoint.digest != digest:
         raise HiresError(
-            f"{folder} holds a render of other inputs or settings; pass --restart to start this "
-            "render afresh (its unfinished work is then discarded), or choose another -o")
+            f"{folder} holds a render of other inputs or settings; pass --restart (or --overwrite) to "
+            "start this render afresh (its unfinished work is then discarded), or choose another -o")

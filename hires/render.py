@@ -373,6 +373,10 @@ def _open_checkpoint(job: RenderJob, digest: str, restart: bool, reporter: Repor
         return Checkpoint(digest)
     if found is None:
         return Checkpoint(digest)
+    if found.digest != digest and job.overwrite:  # asked to redo: the old work is not this render's
+        reporter.message(f"{folder} holds a render of other inputs or settings; --overwrite starts afresh")
+        remove_state(folder)
+        return Checkpoint(digest)
     refuse_foreign(folder, found, digest)
     reporter.message(f"resuming from {folder} at rung {found.rung + 1}"
                      + (" (mid-rung)" if found.optimizer is not None else ""))

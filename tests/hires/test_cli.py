@@ -395,3 +395,16 @@ def test_no_arguments_shows_help():
     result = runner.invoke(app, [])
     assert result.exit_code in (0, 2)  # click's no_args_is_help: status 2 in Click 8.2+, 0 before
     assert "render" in result.output and "demo" in result.output
+
+
+def test_a_decompression_bomb_is_refused_before_it_is_decoded(tmp_path):
+    """A small file that declares 400 megapixels: refused from its header, nothing written."""
+    bomb = tmp_path / "bomb.png"
+    Image.new("1", (20000, 20000)).save(bomb)
+    style = save_png(tmp_path / "style.png", smooth_image(40, 40, 1))
+    before = file_tree(tmp_path)
+    result = runner.invoke(app, ["render", str(bomb), str(style), "-o", str(tmp_path / "out.png"),
+                                 "--backbone", "tiny", "--size", "32", "--iterations", "2"])
+    assert result.exit_code == 2
+    assert "bomb.png" in result.stderr and "--max-input-megapixels" in result.stderr
+    assert file_tree(tmp_path) == before

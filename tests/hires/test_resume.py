@@ -195,3 +195,15 @@ def test_sigterm_and_sigint_checkpoint_and_exit(pair, tmp_path, signum, status):
     assert process.returncode == status, stderr
     assert b"resume" in stderr
     assert checkpoints.read_checkpoint(checkpoints.state_folder(output)).optimizer is not None
+
+
+def test_overwrite_redoes_a_render_whose_settings_changed(pair, tmp_path):
+    content, style = pair
+    job = RenderJob(content, (style,), tmp_path / "out.png", _settings())
+    with pytest.raises(KeyboardInterrupt):
+        render(job, _StopAt(0, 1), checkpoint_seconds=3600)
+    settings = _settings()
+    changed = replace(job, settings=replace(settings, ladder=replace(settings.ladder, style_weight=3.0)),
+                      overwrite=True)
+    render(changed)
+    assert job.output.exists() and not checkpoints.state_folder(job.output).exists()
