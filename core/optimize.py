@@ -121,18 +121,18 @@ def _as_floats(terms: dict[str, tf.Tensor]) -> dict[str, float]:
     return {name: float(value) for name, value in terms.items()}
 
 
-def _gradient_rms(loss_function: LossFunction, image: tf.Tensor) -> float:
-    with tf.GradientTape() as tape:
-        tape.watch(image)
-        total = loss_function(image)["total"]
-    gradient = tape.gradient(total, image)
-    return float(tf.sqrt(tf.reduce_mean(tf.square(gradient))))
+def _scale_to(gradient: tf.Tensor, target: float) -> float:
+    """The factor that brings the gradient's RMS to ``target`` (1 for a zero or non-finite gradient)."""
+    rms = float(tf.sqrt(tf.reduce_mean(tf.square(gradient))))
+    return target / rms if rms > 0 and math.isfinite(rms) else 1.0
 
 
 def _scale_for(loss_function: LossFunction, image: tf.Tensor, target: float) -> float:
-    """The factor that brings the gradient's RMS at ``image`` to ``target`` (1 for a zero gradient)."""
-    rms = _gradient_rms(tf.function(loss_function), image)
-    return target / rms if rms > 0 and math.isfinite(rms) else 1.0
+    """``_scale_to`` the gradient of the loss at ``image``."""
+    with tf.GradientTape() as tape:
+        tape.watch(image)
+        total = loss_function(image)["total"]
+    return _scale_to(tape.gradient(total, image), target)
 
 
 class _LBfgsRunner:
@@ -173,8 +173,7 @@ class _LBfgsRunner:
         """Scales the objective so that a step along the gradient at ``x0`` moves pixels by LBFGS_FIRST_STEP (RMS)."""
         self._scale.assign(1.0)
         _, gradient = self.value_and_gradient(x0)
-        rms = float(tf.sqrt(tf.reduce_mean(tf.square(gradient))))
-        self._scale.assign(LBFGS_FIRST_STEP / rms if rms > 0 and math.isfinite(rms) else 1.0)
+        self._scale.assign(_scale_to(gradient, LBFGS_FIRST_STEP))
 
     def start(self, x0: tf.Tensor) -> LBfgsOptimizerResults:
         """The state at ``x0`` (one evaluation), with an empty history."""

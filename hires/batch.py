@@ -41,6 +41,7 @@ from hires.checkpoint import state_folder
 from hires.config import (RenderSettings, complete_ladder, load_config, read_toml, settings_fields,
                           settings_from_dict)
 from hires.errors import HiresError
+from hires.images import side_path
 from hires.ladder import Ladder, Rung, check_ladder
 from hires.locks import (DEFAULT_HEARTBEAT_SECONDS, DEFAULT_STALE_SECONDS, LockedElsewhere, hold_lock,
                          write_text_atomically)
@@ -321,7 +322,7 @@ def _config_table(value: Any, folder: Path, configs: dict[Path, dict[str, Any]],
 
 def side_stem(output: Path) -> Path:
     """``out/a.png`` -> ``out/a``: the prefix of the render's side files (``a.rungs/``, ``a.contact.png``, ``a.state/``)."""
-    return output.with_name(output.name.rsplit(".", 1)[0])
+    return side_path(output, "")
 
 
 def lock_path(output: Path) -> Path:
@@ -347,8 +348,7 @@ def _check_distinct(path: Path, jobs: Sequence[BatchJob]) -> None:
                 f"and {stem.name}.state/; give them different names")
         outputs[resolved] = stems[stem] = job
     for job in jobs:
-        stem = side_stem(job.output.resolve())
-        sheet = stem.with_name(stem.name + ".contact.png")
+        sheet = side_path(job.output.resolve(), ".contact.png")
         if sheet in outputs:
             raise HiresError(f"{path}: job {job.number}'s contact sheet {sheet.name} is job "
                              f"{outputs[sheet].number}'s output; rename one of them")

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from hires.errors import HiresError
+from hires.images import side_path
 
 FORMAT_VERSION = 1
 CHECKPOINT_NAME = "checkpoint.npz"
@@ -54,7 +55,7 @@ class Checkpoint:
 
 def state_folder(output: Path) -> Path:
     """``out.png`` -> ``out.state/``."""
-    return output.with_name(output.name.rsplit(".", 1)[0] + ".state")
+    return side_path(output, ".state")
 
 
 def digest_of(files: list[Path], settings: Any, backbone_source: str) -> str:

@@ -932,6 +932,12 @@ _SAVERS: dict[str, Callable[[IO[bytes], np.ndarray, int, float | None], None]] =
 # --------------------------------------------------------------------------------------------
 
 
+def side_path(output: str | Path, suffix: str) -> Path:
+    """A file or folder that belongs to an output: ``out/a.png`` and ``".rungs"`` -> ``out/a.rungs``."""
+    output = Path(output)
+    return output.with_name(output.name.rsplit(".", 1)[0] + suffix)
+
+
 def check_output_path(path: str | Path, *, overwrite: bool) -> Path:
     """Checks, before a long render, that ``write_image`` will be able to write ``path``.
 

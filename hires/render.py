@@ -223,7 +223,7 @@ def _memory_bytes(backbone: Backbone, layers: list[str], height: int, width: int
 
 def rungs_folder(output: Path) -> Path:
     """Where each rung's result is saved: ``out.png`` -> ``out.rungs/``."""
-    return output.with_name(output.name.rsplit(".", 1)[0] + ".rungs")
+    return images.side_path(output, ".rungs")
 
 
 def to_tensor(image: np.ndarray) -> tf.Tensor:
@@ -244,7 +244,7 @@ def read_init(settings: RenderSettings) -> tf.Tensor | None:
     """The image file ``--init`` names, read up front with the other inputs; None for content or noise."""
     if settings.init in ("content", "noise"):
         return None
-    return to_tensor(images.read_image(settings.init))
+    return to_tensor(images.read_image(settings.init, max_megapixels=settings.max_input_megapixels))
 
 
 def initial_image(settings: RenderSettings, content: tf.Tensor, init: tf.Tensor | None,
@@ -474,7 +474,7 @@ def _write_output(job: RenderJob, inputs: _Inputs, image: np.ndarray) -> tuple[i
 
 def contact_sheet_path(output: Path) -> Path:
     """Where the contact sheet goes: ``out.png`` -> ``out.contact.png``."""
-    return output.with_name(output.name.rsplit(".", 1)[0] + ".contact.png")
+    return images.side_path(output, ".contact.png")
 
 
 def _sheet_rung(result: RungResult, present) -> SheetRung:
