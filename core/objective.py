@@ -1,13 +1,14 @@
 """The objective of Gatys et al. (2016): content, style and total-variation terms of one image.
 
-``make_loss_function`` returns ``image -> {term: scalar}``; ``make_value_and_gradient`` wraps it
-for optimisers that work on a flat vector of pixels, as TFP's L-BFGS does.
+``make_loss_function`` returns ``image -> {term: scalar}``. The optimisers see an ``Objective``:
+its value and gradient, and its terms. ``WholeImageObjective`` evaluates the image in one compiled
+graph; ``core.tiles.TiledObjective`` evaluates it in tiles, with the same value and gradient.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable, Protocol, Sequence
 
 import tensorflow as tf
 
@@ -140,25 +141,50 @@ def make_loss_function(extractor: Extractor, spec: LossSpec, targets: Targets) -
     return loss_function
 
 
-def make_value_and_gradient(
-    loss_function: LossFunction, image_shape: Sequence[int], scale: float | tf.Tensor = 1.0
-) -> Callable[[tf.Tensor], tuple[tf.Tensor, tf.Tensor]]:
-    """Wraps a loss function for optimisers that see a flat vector of pixels.
+class Objective(Protocol):
+    """What an optimiser minimises: the total and its gradient, and every term for reports.
+
+    Attributes:
+        traces: how many times its compiled functions have been traced (a new shape, or a bug).
+    """
+
+    traces: int
+
+    def value_and_gradient(self, image: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """``image (1, H, W, 3) -> (total, d total / d image (1, H, W, 3))``."""
+
+    def terms(self, image: tf.Tensor) -> LossTerms:
+        """``image (1, H, W, 3) -> {term: scalar}``, as ``make_loss_function``'s."""
+
+
+class WholeImageObjective:
+    """A loss function evaluated on the whole image, compiled once per image shape.
 
     Args:
-        loss_function: from ``make_loss_function``.
-        image_shape: ``(1, H, W, 3)``.
-        scale: multiplies the value and gradient (see ``core.optimize`` for why).
-
-    Returns:
-        ``x -> (scale * total, scale * d total / dx)`` with ``x`` of shape ``(H W 3,)``.
+        loss_function: from ``make_loss_function`` (or any ``image -> terms`` with a ``total``).
+        jit_compile: compile with XLA (see ``hires bench`` for where it helps).
     """
-    shape = list(image_shape)
 
-    def value_and_gradient(x: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    def __init__(self, loss_function: LossFunction, *, jit_compile: bool = False) -> None:
+        self.loss_function = loss_function
+        self.traces = 0
+        self._value_and_gradient = tf.function(self._counted, jit_compile=jit_compile)
+        self._terms = tf.function(loss_function, jit_compile=jit_compile)
+
+    def _counted(self, image: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        self.traces += 1  # runs only while tracing
         with tf.GradientTape() as tape:
-            tape.watch(x)
-            value = loss_function(tf.reshape(x, shape))["total"] * scale
-        return value, tape.gradient(value, x)
+            tape.watch(image)
+            total = self.loss_function(image)["total"]
+        return total, tape.gradient(total, image)
 
-    return value_and_gradient
+    def value_and_gradient(self, image: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        return self._value_and_gradient(image)
+
+    def terms(self, image: tf.Tensor) -> LossTerms:
+        return self._terms(image)
+
+
+def as_objective(loss: LossFunction | Objective) -> Objective:
+    """An ``Objective`` as it is, or a loss function wrapped in ``WholeImageObjective``."""
+    return loss if hasattr(loss, "value_and_gradient") else WholeImageObjective(loss)

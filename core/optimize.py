@@ -19,7 +19,8 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 from tensorflow_probability.python.optimizer.lbfgs import LBfgsOptimizerResults
 
-from core.objective import LossFunction, make_value_and_gradient
+from core.linesearch import accepting_first_step
+from core.objective import LossFunction, Objective, as_objective
 
 # L-BFGS: the first step, along the raw gradient, moves pixels by about this much (RMS).
 LBFGS_FIRST_STEP = 0.01
@@ -127,16 +128,8 @@ def _scale_to(gradient: tf.Tensor, target: float) -> float:
     return target / rms if rms > 0 and math.isfinite(rms) else 1.0
 
 
-def _scale_for(loss_function: LossFunction, image: tf.Tensor, target: float) -> float:
-    """``_scale_to`` the gradient of the loss at ``image``."""
-    with tf.GradientTape() as tape:
-        tape.watch(image)
-        total = loss_function(image)["total"]
-    return _scale_to(tape.gradient(total, image), target)
-
-
 class _LBfgsRunner:
-    """L-BFGS steps for one image shape around a compiled value-and-gradient function.
+    """L-BFGS steps for one image shape around an objective's compiled value and gradient.
 
     Only the objective is compiled (traced once per shape). TFP's loop runs eagerly: tracing
     ``lbfgs_minimize`` itself costs about 12 s per shape on a 2-core CPU, while its eager
@@ -144,26 +137,28 @@ class _LBfgsRunner:
     more at useful sizes.
     """
 
-    def __init__(self, loss_function: LossFunction, shape: list[int], scale: float | None,
-                 correction_pairs: int, tolerance: float) -> None:
+    def __init__(self, objective: Objective, shape: list[int], scale: float | None,
+                 correction_pairs: int, tolerance: float, accept_first_step: bool = True) -> None:
         self.shape = shape
-        self.traces = 0
-        # A variable, so that setting the scale after a first evaluation needs no new trace.
-        self._scale = tf.Variable(1.0 if scale is None else scale, trainable=False)
-        value_and_gradient = make_value_and_gradient(loss_function, shape, self._scale)
-
-        def counted(x: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-            self.traces += 1  # runs only while tracing
-            return value_and_gradient(x)
-
-        self.value_and_gradient = tf.function(counted)
+        self.objective = objective
+        self.accept_first_step = accept_first_step
+        self._scale = tf.constant(1.0 if scale is None else scale, tf.float32)
         self.options = dict(
             num_correction_pairs=correction_pairs,
             tolerance=0.0,  # no stopping on a small gradient: the normalised scale makes it meaningless
             x_tolerance=0.0,
             f_relative_tolerance=tolerance,
         )
-        self.terms = tf.function(loss_function)
+        self.terms = objective.terms
+
+    @property
+    def traces(self) -> int:
+        return self.objective.traces
+
+    def value_and_gradient(self, x: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """TFP's view of the objective: flat pixels ``(H W 3,)``, value and gradient scaled."""
+        value, gradient = self.objective.value_and_gradient(tf.reshape(x, self.shape))
+        return value * self._scale, tf.reshape(gradient, [-1]) * self._scale
 
     @property
     def scale(self) -> float:
@@ -171,9 +166,8 @@ class _LBfgsRunner:
 
     def choose_scale(self, x0: tf.Tensor) -> None:
         """Scales the objective so that a step along the gradient at ``x0`` moves pixels by LBFGS_FIRST_STEP (RMS)."""
-        self._scale.assign(1.0)
-        _, gradient = self.value_and_gradient(x0)
-        self._scale.assign(_scale_to(gradient, LBFGS_FIRST_STEP))
+        _, gradient = self.objective.value_and_gradient(tf.reshape(x0, self.shape))
+        self._scale = tf.constant(_scale_to(gradient, LBFGS_FIRST_STEP), tf.float32)
 
     def start(self, x0: tf.Tensor) -> LBfgsOptimizerResults:
         """The state at ``x0`` (one evaluation), with an empty history."""
@@ -182,9 +176,10 @@ class _LBfgsRunner:
 
     def advance(self, state: LBfgsOptimizerResults, max_iterations: int):
         """Continues ``state`` until it has done ``max_iterations`` iterations in all."""
-        return tfp.optimizer.lbfgs_minimize(
-            self.value_and_gradient, initial_position=None, previous_optimizer_results=state,
-            max_iterations=max_iterations, **self.options)
+        with accepting_first_step(self.accept_first_step):
+            return tfp.optimizer.lbfgs_minimize(
+                self.value_and_gradient, initial_position=None, previous_optimizer_results=state,
+                max_iterations=max_iterations, **self.options)
 
     def image_of(self, results: LBfgsOptimizerResults) -> tf.Tensor:
         return tf.reshape(results.position, self.shape)
@@ -196,7 +191,7 @@ def _healthy(results: LBfgsOptimizerResults) -> bool:
 
 
 def minimize_lbfgs(
-    loss_function: LossFunction,
+    loss: LossFunction | Objective,
     initial_image: tf.Tensor,
     *,
     iterations: int,
@@ -205,6 +200,7 @@ def minimize_lbfgs(
     tolerance: float = 0.0,
     callback: Callback | None = None,
     state: LBfgsState | None = None,
+    accept_first_step: bool = True,
 ) -> OptimizeResult:
     """Minimises the loss over the image's pixels with ``tfp.optimizer.lbfgs_minimize``.
 
@@ -217,7 +213,8 @@ def minimize_lbfgs(
     fails too. The last good image is kept.
 
     Args:
-        loss_function: ``image (1, H, W, 3) -> terms`` with a ``total`` to minimise.
+        loss: an ``Objective`` (whole or tiled), or ``image (1, H, W, 3) -> terms`` with a
+            ``total`` to minimise, which is evaluated whole.
         initial_image: ``(1, H, W, 3)`` float32.
         iterations: L-BFGS iterations to run in all (including those in ``state``).
         chunk_iterations: iterations between reports.
@@ -226,19 +223,24 @@ def minimize_lbfgs(
             0 (the default) runs every iteration.
         callback: called after each chunk with a ``Progress``.
         state: continue from a previous run's ``OptimizeResult.state`` instead of the image.
+        accept_first_step: take L-BFGS's unit step whenever it meets the Wolfe conditions
+            (``core.linesearch``); False runs TFP's line search unchanged, at about three
+            evaluations per iteration instead of one.
 
     Returns:
         An ``OptimizeResult`` whose ``state`` continues the run.
     """
     shape = list(initial_image.shape)
+    objective = as_objective(loss)
     clock = time.perf_counter()
     if state is None:
-        runner = _LBfgsRunner(loss_function, shape, None, correction_pairs, tolerance)
+        runner = _LBfgsRunner(objective, shape, None, correction_pairs, tolerance, accept_first_step)
         runner.choose_scale(tf.reshape(initial_image, [-1]))
         results = runner.start(tf.reshape(initial_image, [-1]))
         before = 0
     else:
-        runner = _LBfgsRunner(loss_function, shape, state.scale, correction_pairs, tolerance)
+        runner = _LBfgsRunner(objective, shape, state.scale, correction_pairs, tolerance,
+                               accept_first_step)
         results, before = state.results, state.iterations_before
     good = results
     history: list[Progress] = []
@@ -304,7 +306,7 @@ def _progress(runner: _LBfgsRunner, results, before: int, iterations: int, extra
 
 
 def minimize_adam(
-    loss_function: LossFunction,
+    loss: LossFunction | Objective,
     initial_image: tf.Tensor,
     *,
     iterations: int,
@@ -319,7 +321,8 @@ def minimize_adam(
     Adam needs no range penalty; the penalty is simply 0 inside [0, 1].
 
     Args:
-        loss_function: ``image (1, H, W, 3) -> terms`` with a ``total`` to minimise.
+        loss: an ``Objective`` (whole or tiled), or ``image (1, H, W, 3) -> terms`` with a
+            ``total`` to minimise, which is evaluated whole.
         initial_image: ``(1, H, W, 3)`` float32.
         iterations: steps to run in all (including those in ``state``).
         settings: learning rate, betas and epsilon (see ``ADAM_PRESETS``).
@@ -330,49 +333,44 @@ def minimize_adam(
     Returns:
         An ``OptimizeResult`` whose ``state`` continues the run.
     """
+    objective = as_objective(loss)
     clock = time.perf_counter()
     if state is None:
         image = tf.clip_by_value(initial_image, 0.0, 1.0)
-        scale = _scale_for(loss_function, image, ADAM_GRADIENT_RMS)
+        scale = _scale_to(objective.value_and_gradient(image)[1], ADAM_GRADIENT_RMS)
         state = AdamState(image, tf.zeros_like(image), tf.zeros_like(image), 0, scale, 0)
-    step = _make_adam_step(loss_function, state.scale, settings)
+    update = _make_adam_update(state.scale, settings)
     history: list[Progress] = []
-    terms_function = tf.function(loss_function)
     image, m, v, done = state.image, state.m, state.v, state.step
     while done < iterations:
-        count = min(chunk_iterations, iterations - done)
-        image, m, v = step(image, m, v, tf.constant(done, tf.float32), tf.constant(count, tf.int32))
-        done += count
+        for _ in range(min(chunk_iterations, iterations - done)):
+            gradient = objective.value_and_gradient(image)[1]
+            done += 1
+            image, m, v = update(image, m, v, gradient, tf.constant(done, tf.float32))
         evaluations = state.evaluations + done - state.step
-        history.append(Progress(done, iterations, evaluations, _as_floats(terms_function(image)),
+        history.append(Progress(done, iterations, evaluations, _as_floats(objective.terms(image)),
                                 time.perf_counter() - clock, image,
                                 state=AdamState(image, m, v, done, state.scale, evaluations)))
         if callback is not None:
             callback(history[-1])
-    terms = history[-1].terms if history else _as_floats(terms_function(image))
+    terms = history[-1].terms if history else _as_floats(objective.terms(image))
     final = AdamState(image, m, v, done, state.scale, state.evaluations + done - state.step)
     return OptimizeResult(image, terms, done, final.evaluations, "iterations", tuple(history), final)
 
 
-def _make_adam_step(loss_function: LossFunction, scale: float, settings: AdamSettings):
-    """A compiled loop of ``count`` Adam steps from step number ``done``."""
+def _make_adam_update(scale: float, settings: AdamSettings):
+    """A compiled Adam step: ``(image, m, v, gradient, step number t) -> (image, m, v)``."""
     lr, b1, b2, eps = settings.learning_rate, settings.beta_1, settings.beta_2, settings.epsilon
 
     @tf.function
-    def run(image, m, v, done, count):
-        for i in tf.range(count):
-            with tf.GradientTape() as tape:
-                tape.watch(image)
-                total = loss_function(image)["total"] * scale
-            gradient = tape.gradient(total, image)
-            t = done + tf.cast(i, tf.float32) + 1.0
-            m = b1 * m + (1.0 - b1) * gradient
-            v = b2 * v + (1.0 - b2) * tf.square(gradient)
-            m_hat, v_hat = m / (1.0 - b1**t), v / (1.0 - b2**t)
-            image = tf.clip_by_value(image - lr * m_hat / (tf.sqrt(v_hat) + eps), 0.0, 1.0)
-        return image, m, v
+    def update(image, m, v, gradient, t):
+        gradient = gradient * scale
+        m = b1 * m + (1.0 - b1) * gradient
+        v = b2 * v + (1.0 - b2) * tf.square(gradient)
+        m_hat, v_hat = m / (1.0 - b1**t), v / (1.0 - b2**t)
+        return tf.clip_by_value(image - lr * m_hat / (tf.sqrt(v_hat) + eps), 0.0, 1.0), m, v
 
-    return run
+    return update
 
 
 def state_to_arrays(state: LBfgsState | AdamState) -> dict[str, np.ndarray]:
