@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-_EPSILON = 1e-12  # keeps relative losses finite for an all-zero target
+EPSILON = 1e-12  # keeps relative losses finite for an all-zero target
 
 
 def gram_matrix(features: tf.Tensor) -> tf.Tensor:
@@ -53,12 +53,12 @@ def content_loss(features: tf.Tensor, target: tf.Tensor) -> tf.Tensor:
         Scalar: ``mean((F - P)^2) / mean(P^2)``; 0 at the content image, about 1 or more for an
         unrelated image.
     """
-    return tf.reduce_mean(tf.square(features - target)) / (tf.reduce_mean(tf.square(target)) + _EPSILON)
+    return tf.reduce_mean(tf.square(features - target)) / (tf.reduce_mean(tf.square(target)) + EPSILON)
 
 
 def style_layer_loss(gram: tf.Tensor, target_gram: tf.Tensor) -> tf.Tensor:
     """Relative squared Frobenius distance between two Gram matrices ``(C, C)``: a scalar."""
-    return tf.reduce_sum(tf.square(gram - target_gram)) / (tf.reduce_sum(tf.square(target_gram)) + _EPSILON)
+    return tf.reduce_sum(tf.square(gram - target_gram)) / (tf.reduce_sum(tf.square(target_gram)) + EPSILON)
 
 
 def style_loss(

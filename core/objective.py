@@ -92,6 +92,23 @@ def compute_targets(
     Returns:
         Targets, whose Grams are the blend-weighted means of the styles' Grams.
     """
+    blend = blend_weights(style_images, style_blend)
+    content = extractor(content_image)[spec.content_layer]
+    grams: dict[str, tf.Tensor] = {}
+    for image, weight in zip(style_images, blend):
+        features = extractor(image)
+        for name, _ in spec.style_layers:
+            part = losses.gram_matrix(features[name]) * weight
+            grams[name] = grams[name] + part if name in grams else part
+    return Targets(content=content, grams=grams)
+
+
+def blend_weights(style_images: Sequence[tf.Tensor], style_blend: Sequence[float] | None) -> list[float]:
+    """One weight per style image, normalised to sum 1 (equal weights if ``style_blend`` is None).
+
+    Raises:
+        CoreError: for no style image, or weights that are negative, all 0 or not one per style.
+    """
     if not style_images:
         raise CoreError("at least one style image is needed")
     blend = list(style_blend) if style_blend is not None else [1.0] * len(style_images)
@@ -99,14 +116,7 @@ def compute_targets(
         raise CoreError(
             f"style blend {blend} must give one non-negative weight per style ({len(style_images)}), not all 0"
         )
-    content = extractor(content_image)[spec.content_layer]
-    grams: dict[str, tf.Tensor] = {}
-    for image, weight in zip(style_images, blend):
-        features = extractor(image)
-        for name, _ in spec.style_layers:
-            part = losses.gram_matrix(features[name]) * (weight / sum(blend))
-            grams[name] = grams[name] + part if name in grams else part
-    return Targets(content=content, grams=grams)
+    return [w / sum(blend) for w in blend]
 
 
 def make_loss_function(extractor: Extractor, spec: LossSpec, targets: Targets) -> LossFunction:
