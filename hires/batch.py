@@ -40,6 +40,7 @@ from typing import Any, Callable, Mapping, Sequence
 from hires.checkpoint import state_folder
 from hires.config import (RenderSettings, complete_ladder, load_config, read_toml, settings_fields,
                           settings_from_dict)
+from hires.devices import MachineOptions
 from hires.errors import HiresError
 from hires.images import side_path
 from hires.ladder import Ladder, Rung, check_ladder
@@ -391,6 +392,7 @@ def run_batch(
     heartbeat_seconds: float = DEFAULT_HEARTBEAT_SECONDS,
     stale_seconds: float = DEFAULT_STALE_SECONDS,
     checkpoint_seconds: float = 300.0,
+    machine: MachineOptions = MachineOptions(),
 ) -> BatchSummary:
     """Runs ``jobs`` one after another; a job that fails is recorded and the next one runs.
 
@@ -432,7 +434,8 @@ def run_batch(
         try:
             _run_job(job, outcome, overwrite=overwrite, restart=restart, run_started=summary.started,
                      reporter_for=reporter_for, log=log, checkpoint_seconds=checkpoint_seconds,
-                     lock_options={"heartbeat_seconds": heartbeat_seconds, "stale_seconds": stale_seconds})
+                     lock_options={"heartbeat_seconds": heartbeat_seconds, "stale_seconds": stale_seconds},
+                     machine=machine)
         except (KeyboardInterrupt, RenderInterrupted) as exc:
             outcome.status = INTERRUPTED
             outcome.message = "stopped by " + ("Ctrl-C" if isinstance(exc, KeyboardInterrupt) else "a signal")
@@ -458,7 +461,7 @@ def _run_job(job: BatchJob, outcome: JobOutcome, **options: Any) -> None:
 
 def _attempt_job(job: BatchJob, outcome: JobOutcome, clock: float, *, overwrite: bool, restart: bool,
                  run_started: float, reporter_for: Callable[[], Any] | None, log: Callable[[str], None],
-                 lock_options: dict[str, float], checkpoint_seconds: float) -> None:
+                 lock_options: dict[str, float], checkpoint_seconds: float, machine: MachineOptions) -> None:
     from core.errors import CoreError
     from hires.render import RenderJob, SilentReporter, render
 
@@ -482,7 +485,7 @@ def _attempt_job(job: BatchJob, outcome: JobOutcome, clock: float, *, overwrite:
                 return finish(SKIPPED, reason)
             unfinished = state_folder(job.output).is_dir() and job.output.exists()
             render_job = RenderJob(job.content, job.styles, job.output, job.settings,
-                                   overwrite=overwrite or unfinished)
+                                   overwrite=overwrite or unfinished, machine=machine)
             reporter = reporter_for() if reporter_for is not None else SilentReporter()
             try:
                 result = render(render_job, reporter, restart=restart, checkpoint_seconds=checkpoint_seconds)

@@ -3,18 +3,39 @@
 ``compare_ladder_to_single`` runs, side by side in one process, a ladder to the target size and a
 single rung at the target size started from the content image, and records the loss at the
 target size over wall time for both.
+
+``run_bench`` (``hires bench``) measures the objective on this machine: seconds per compiled
+value-and-gradient evaluation at each size, the FLOP rate that implies (``hires.flops``) and its
+fraction of the device's nominal peak where one is known, L-BFGS's evaluations per iteration and
+its loss against Adam's after as many evaluations, and tiled against untiled cost per pixel.
 """
 
 from __future__ import annotations
 
+import os
+import platform
+import re
+import statistics
 import time
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Callable, Sequence
 
-from core.optimize import Progress
+import tensorflow as tf
+
+from core.backbones import Backbone, Extractor, receptive_field
+from core.objective import (LossSpec, Targets, WholeImageObjective, compute_targets, make_extractor,
+                            make_loss_function)
+from core.optimize import ADAM_PRESETS, Progress, minimize_adam, minimize_lbfgs
 from hires.config import RenderSettings
-from hires.ladder import Rung
+from hires.demo_images import draw_demo_content, draw_demo_style
+from hires.errors import HiresError
+from hires.flops import count_flops
+from hires.ladder import Rung, rung_shape
 from hires.render import RenderJob, SilentReporter, render
+
+# The demo pictures' own shape (hires demo draws them at 512 x 384): the bench keeps their aspect.
+_DEMO_HEIGHT_PX, _DEMO_WIDTH_PX = 384, 512
 
 
 @dataclass(frozen=True)
@@ -74,3 +95,378 @@ def compare_ladder_to_single(
         job = RenderJob(content, (style,), folder / f"{name}.png", chosen, overwrite=True, save_rungs=False)
         curves.append(_run_curve(name, job, index))
     return curves[0], curves[1]
+
+
+# ---------------------------------------------------------------------------------------------
+# `hires bench`: the objective's cost on this machine, side by side in one run
+# ---------------------------------------------------------------------------------------------
+
+# Nominal peaks from NVIDIA's data sheets, in TFLOP/s: (name contains, fp32, TF32 tensor cores
+# dense (the data sheets' "with sparsity" figure halved), or None where there are none).
+# Matched as whole words of the device name, in order, so the more specific names come first.
+NOMINAL_GPU_PEAKS = (
+    ("H100 PCIe", 51.2, 378.0),
+    ("H100 NVL", 60.0, 417.5),
+    ("H100", 67.0, 494.7),  # SXM ("NVIDIA H100 80GB HBM3")
+    ("H200 NVL", 60.0, 417.5),
+    ("H200", 67.0, 494.7),  # SXM
+    ("A100", 19.5, 156.0),
+    ("L4", 30.3, 60.0),
+    ("V100", 15.7, None),
+    ("T4", 8.1, None),
+)
+PEAK_SOURCE = "nominal (NVIDIA data sheet)"
+CPU_PEAK_REASON = (
+    "no dependable peak for a CPU: it depends on its vector units (AVX2 or AVX-512, FMA ports), "
+    "clocks and turbo under load, which neither /proc/cpuinfo nor TensorFlow reports")
+
+
+@dataclass(frozen=True)
+class Machine:
+    """Where the bench ran.
+
+    Attributes:
+        cpu: the CPU model (/proc/cpuinfo, else ``platform``).
+        logical_cpus: ``os.cpu_count()``.
+        usable_cpus: the CPUs this process may run on (its affinity mask).
+        gpus: the names of the GPUs TensorFlow sees; the bench runs on the first, else the CPU.
+        tensorflow: TensorFlow's version.
+        tf32: whether TensorFlow may use TF32 for fp32 matmuls and convolutions (its default;
+            it matters only on GPUs with TF32 tensor cores).
+    """
+
+    cpu: str
+    logical_cpus: int
+    usable_cpus: int
+    gpus: tuple[str, ...]
+    tensorflow: str
+    tf32: bool
+
+
+@dataclass(frozen=True)
+class Peak:
+    """The device's nominal peak, or why it is unknown (``tflops`` None, ``reason`` says why)."""
+
+    tflops: float | None
+    precision: str | None  # "fp32" or "tf32": the arithmetic the convolutions run in
+    fp32_tflops: float | None
+    source: str | None
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class EvaluationTiming:
+    """One objective evaluation (value and gradient, compiled) at one size.
+
+    Attributes:
+        first_call_seconds: the first call, which traces and compiles; not in the median.
+        runs_seconds: each warm call.
+        seconds_per_evaluation: the median of ``runs_seconds``.
+        flops_per_evaluation: from the layer shapes (``hires.flops.count_flops``).
+        peak_fraction: achieved over nominal peak; None where the peak is unknown.
+    """
+
+    long_edge_px: int
+    height_px: int
+    width_px: int
+    megapixels: float
+    first_call_seconds: float
+    runs_seconds: tuple[float, ...]
+    seconds_per_evaluation: float
+    megapixel_evaluations_per_second: float
+    flops_per_evaluation: int
+    gflops_per_second: float
+    peak_fraction: float | None
+
+
+@dataclass(frozen=True)
+class OptimizerComparison:
+    """L-BFGS for some iterations, then Adam for exactly as many evaluations, from the content image.
+
+    Evaluations count value-and-gradient calls as ``OptimizeResult.evaluations`` does (L-BFGS's
+    include the one at the start); each optimiser's one extra call to choose its gradient scale
+    is in neither. Totals are ``OptimizeResult.terms["total"]``; seconds include tracing.
+    """
+
+    long_edge_px: int
+    height_px: int
+    width_px: int
+    initial_total: float
+    lbfgs_iterations: int
+    lbfgs_evaluations: int
+    evaluations_per_iteration: float
+    lbfgs_total: float
+    lbfgs_seconds: float
+    adam_preset: str
+    adam_steps: int
+    adam_evaluations: int
+    adam_total: float
+    adam_seconds: float
+
+
+@dataclass(frozen=True)
+class TilingComparison:
+    """Seconds per megapixel-evaluation tiled (``core.tiles``) over untiled, at the largest size.
+
+    The tiled fields are None, and ``reason`` says why, when ``core.tiles`` cannot be measured.
+    The untiled figure is this run's whole-image timing at that size (with XLA under ``--xla``).
+    """
+
+    long_edge_px: int
+    height_px: int
+    width_px: int
+    untiled_seconds_per_megapixel_evaluation: float
+    tile_px: int | None = None
+    tiles: int | None = None
+    tiled_first_call_seconds: float | None = None
+    tiled_seconds_per_megapixel_evaluation: float | None = None
+    ratio: float | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class BenchReport:
+    """Everything ``hires bench`` measured; ``to_json`` is its JSON document."""
+
+    machine: Machine
+    backbone: str
+    backbone_note: str
+    device: str
+    xla: bool  # the size timings were compiled with XLA
+    peak: Peak
+    sizes: tuple[EvaluationTiming, ...]
+    lbfgs_vs_adam: OptimizerComparison
+    tiling: TilingComparison
+    # The 1-minute load average as the run started and as it ended (None where the system does
+    # not say). The run's own threads raise the second; a high first one means other work was
+    # running, and may have shared the CPUs with the bench.
+    load_average: tuple[float, float] | None = None
+
+    def to_json(self) -> dict:
+        """A JSON-ready dict: the dataclasses' fields by name, tuples as lists."""
+        return {"schema": "hires-bench/1", **asdict(self)}
+
+
+@dataclass(frozen=True)
+class BenchProblem:
+    """The objective at one size: the demo picture as content (and initial image), the demo painting as style."""
+
+    long_edge_px: int
+    spec: LossSpec
+    extractor: Extractor
+    targets: Targets
+    content: tf.Tensor  # (1, H, W, 3)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return int(self.content.shape[1]), int(self.content.shape[2])
+
+    @property
+    def megapixels(self) -> float:
+        return self.shape[0] * self.shape[1] / 1e6
+
+
+def parse_sizes(text: str) -> tuple[int, ...]:
+    """``"256,512"`` -> ``(256, 512)``.
+
+    Raises:
+        HiresError: for anything but comma-separated whole numbers from 16 to 200000.
+    """
+    try:
+        sizes = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise HiresError(f"--sizes takes long edges in pixels separated by commas, e.g. 256,512; not {text!r}") from None
+    bad = [size for size in sizes if not 16 <= size <= 200_000]
+    if bad:
+        raise HiresError(f"--sizes: each long edge must be between 16 and 200000 px, not {bad[0]}")
+    return sizes
+
+
+def describe_machine() -> Machine:
+    """The CPU, the GPUs TensorFlow sees, and TensorFlow's version."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    gpus = tuple(tf.config.experimental.get_device_details(gpu).get("device_name", gpu.name)
+                 for gpu in tf.config.list_physical_devices("GPU"))
+    return Machine(cpu, os.cpu_count() or 1, usable, gpus, tf.__version__,
+                   bool(tf.config.experimental.tensor_float_32_execution_enabled()))
+
+
+def find_peak(machine: Machine) -> Peak:
+    """The nominal peak of the device the bench runs on (the first GPU, else the CPU), if known."""
+    if not machine.gpus:
+        return Peak(None, None, None, None, CPU_PEAK_REASON)
+    name = machine.gpus[0]
+    for pattern, fp32, tf32 in NOMINAL_GPU_PEAKS:
+        if re.search(rf"\b{re.escape(pattern)}\b", name, re.IGNORECASE):  # "L4" is not "L40S"
+            if machine.tf32 and tf32 is not None:
+                # TensorFlow runs fp32 convolutions on TF32 tensor cores by default on these.
+                return Peak(tf32, "tf32", fp32, PEAK_SOURCE, None)
+            return Peak(fp32, "fp32", fp32, PEAK_SOURCE, None)
+    return Peak(None, None, None, None, f"no nominal peak known for {name}")
+
+
+def make_problem(backbone: Backbone, spec: LossSpec, *, long_edge_px: int, stride: int) -> BenchProblem:
+    """The demo picture and painting at the rung shape of ``long_edge_px``, and the targets there.
+
+    Sides are multiples of ``stride`` and keep the demo's 4:3, as a render's rung would.
+    """
+    height, width = rung_shape(_DEMO_HEIGHT_PX, _DEMO_WIDTH_PX, long_edge_px, multiple=stride)
+    content = tf.constant(draw_demo_content(width, height)[None])
+    style = tf.constant(draw_demo_style(width, height)[None])
+    extractor = make_extractor(backbone, spec)
+    targets = compute_targets(extractor, spec, content, [style])
+    return BenchProblem(long_edge_px, spec, extractor, targets, content)
+
+
+def _time_calls(call: Callable[[], tuple[tf.Tensor, tf.Tensor]], repeats: int) -> tuple[float, tuple[float, ...]]:
+    """The first call's seconds (tracing, compiling, autotuning), then ``repeats`` warm calls' seconds."""
+
+    def timed() -> float:
+        start = time.perf_counter()
+        value, gradient = call()
+        # Wait for the device: reading a scalar that depends on the gradient does.
+        float(value)
+        float(tf.reduce_sum(gradient))
+        return time.perf_counter() - start
+
+    first = timed()
+    return first, tuple(timed() for _ in range(repeats))
+
+
+def time_evaluation(problem: BenchProblem, backbone: Backbone, peak: Peak, *, repeats: int,
+                    xla: bool = False) -> EvaluationTiming:
+    """Seconds per value-and-gradient evaluation of the whole image, compiled as renders compile it."""
+    height, width = problem.shape
+    loss_function = make_loss_function(problem.extractor, problem.spec, problem.targets)
+    objective = WholeImageObjective(loss_function, jit_compile=xla)
+    first, runs = _time_calls(lambda: objective.value_and_gradient(problem.content), repeats)
+    seconds = statistics.median(runs)
+    flops = count_flops(backbone, layer_names=problem.spec.layer_names,
+                        style_layer_names=[name for name, _ in problem.spec.style_layers],
+                        height_px=height, width_px=width).evaluation
+    achieved = flops / seconds
+    fraction = achieved / (peak.tflops * 1e12) if peak.tflops else None
+    return EvaluationTiming(problem.long_edge_px, height, width, problem.megapixels, first, runs, seconds,
+                            problem.megapixels / seconds, flops, achieved / 1e9, fraction)
+
+
+def compare_optimizers(problem: BenchProblem, *, iterations: int, adam_preset: str = "seed-report") -> OptimizerComparison:
+    """Runs L-BFGS for ``iterations``, then Adam for as many steps as L-BFGS used evaluations."""
+    height, width = problem.shape
+    loss_function = make_loss_function(problem.extractor, problem.spec, problem.targets)
+    initial = float(loss_function(problem.content)["total"])
+    start = time.perf_counter()
+    lbfgs = minimize_lbfgs(loss_function, problem.content, iterations=iterations, chunk_iterations=iterations)
+    lbfgs_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    adam = minimize_adam(loss_function, problem.content, iterations=lbfgs.evaluations,
+                         settings=ADAM_PRESETS[adam_preset], chunk_iterations=lbfgs.evaluations)
+    adam_seconds = time.perf_counter() - start
+    return OptimizerComparison(
+        problem.long_edge_px, height, width, initial, lbfgs.iterations, lbfgs.evaluations,
+        lbfgs.evaluations / max(lbfgs.iterations, 1), lbfgs.terms["total"], lbfgs_seconds,
+        adam_preset, adam.iterations, adam.evaluations, adam.terms["total"], adam_seconds)
+
+
+def compare_tiling(problem: BenchProblem, backbone: Backbone, untiled: EvaluationTiming, *, stride: int,
+                   repeats: int) -> TilingComparison:
+    """Tiled (``core.tiles.TiledObjective``, tiles about half the long edge) against untiled cost per pixel.
+
+    ``core.tiles`` is being written alongside this bench: when it does not import, lacks
+    ``TiledObjective`` or ``plan_tiles``, or fails, the tiled fields are None and ``reason``
+    says why, so that the rest of the report still comes out.
+    """
+    height, width = problem.shape
+    untiled_per_megapixel = untiled.seconds_per_evaluation / untiled.megapixels
+    base = TilingComparison(problem.long_edge_px, height, width, untiled_per_megapixel)
+    try:
+        from core import tiles
+    except ImportError as exc:
+        return replace(base, reason=f"core.tiles does not import: {exc}")
+    missing = [name for name in ("TiledObjective", "plan_tiles") if not hasattr(tiles, name)]
+    if missing:
+        return replace(base, reason=f"core.tiles has no {' or '.join(missing)} yet")
+    tile_px = max(stride, round(max(height, width) / 2 / stride) * stride)
+    try:
+        plan = tiles.plan_tiles(height, width, tile_px=tile_px, backbone=backbone,
+                                layer_names=problem.spec.layer_names)
+        objective = tiles.TiledObjective(problem.extractor, problem.spec, problem.targets, plan)
+        first, runs = _time_calls(lambda: objective.value_and_gradient(problem.content), repeats)
+    except Exception as exc:  # work in progress elsewhere: report it rather than lose the whole bench
+        return replace(base, tile_px=tile_px, reason=f"core.tiles failed: {type(exc).__name__}: {exc}")
+    tiled_per_megapixel = statistics.median(runs) / problem.megapixels
+    return replace(base, tile_px=tile_px, tiles=_count_tiles(plan), tiled_first_call_seconds=first,
+                   tiled_seconds_per_megapixel_evaluation=tiled_per_megapixel,
+                   ratio=tiled_per_megapixel / untiled_per_megapixel)
+
+
+def _count_tiles(plan) -> int | None:
+    """The number of tiles of a ``core.tiles`` plan, if it says."""
+    for candidate in (getattr(plan, "tiles", None), plan):
+        try:
+            return len(candidate)
+        except TypeError:
+            continue
+    return None
+
+
+def run_bench(
+    backbone: Backbone, *, spec: LossSpec, sizes_px: Sequence[int], iterations: int, repeats: int = 5,
+    xla: bool = False, backbone_note: str = "", log: Callable[[str], None] = lambda text: None,
+) -> BenchReport:
+    """Measures the objective's cost at each size, L-BFGS against Adam, and tiled against untiled.
+
+    Args:
+        backbone: the network.
+        spec: the loss (layers, weights, pooling), as a render's first rung has it.
+        sizes_px: long edges; each image is the demo picture at the backbone's stride multiples.
+        iterations: L-BFGS iterations of the optimiser comparison, run at the smallest size.
+        repeats: warm evaluations per size; their median is reported.
+        xla: time the whole-image evaluations compiled with XLA (the optimiser and
+            tiling comparisons run as renders do, without).
+        backbone_note: why this backbone, for the report.
+        log: receives a line as each measurement starts.
+
+    Returns:
+        A ``BenchReport``. Nothing in it is a verdict: it measures.
+    """
+    if not sizes_px:
+        raise HiresError("--sizes needs at least one long edge")
+    if iterations < 1 or repeats < 1:
+        raise HiresError(f"--iterations and --repeats must be 1 or more, not {iterations} and {repeats}")
+    load_at_start = _load_average()
+    machine = describe_machine()
+    peak = find_peak(machine)
+    _, stride = max(receptive_field(backbone, name) for name in spec.layer_names)
+    timings, problems = [], {}
+    for size in sizes_px:
+        problems[size] = problem = make_problem(backbone, spec, long_edge_px=size, stride=stride)
+        log(f"bench: {size} px ({problem.shape[1]}x{problem.shape[0]}): 1 + {repeats} evaluations")
+        timings.append(time_evaluation(problem, backbone, peak, repeats=repeats, xla=xla))
+    smallest, largest = min(sizes_px), max(sizes_px)
+    log(f"bench: L-BFGS, {iterations} iterations, then Adam for as many evaluations, at {smallest} px")
+    optimizers = compare_optimizers(problems[smallest], iterations=iterations)
+    log(f"bench: tiled against untiled at {largest} px")
+    untiled = next(t for t in reversed(timings) if t.long_edge_px == largest)
+    tiling = compare_tiling(problems[largest], backbone, untiled, stride=stride, repeats=repeats)
+    device = f"GPU:0 ({machine.gpus[0]})" if machine.gpus else "CPU"
+    load_at_end = _load_average()
+    load = (load_at_start, load_at_end) if load_at_start is not None and load_at_end is not None else None
+    return BenchReport(machine, backbone.name, backbone_note, device, xla, peak, tuple(timings),
+                       optimizers, tiling, load)
+
+
+def _load_average() -> float | None:
+    """The 1-minute load average, or None where the system does not report one."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None

@@ -192,6 +192,10 @@ def render(
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing output.")] = False,
     restart: Annotated[bool, typer.Option("--restart", help="Discard the state folder of an unfinished render of this output and start afresh.")] = False,
     checkpoint_minutes: Annotated[float, typer.Option(help="Minutes between checkpoints within a rung (one is also written at the end of every rung and on SIGTERM/Ctrl-C).")] = 5.0,
+    devices: Annotated[str, typer.Option(help="Devices: all (every GPU, else the CPU), cpu, gpu, GPU indices such as 0,1, or names such as /gpu:0,/gpu:1. Several devices share each rung's tiles; TF_CONFIG spreads them over hosts.")] = "all",
+    memory_gb: Annotated[Optional[float], typer.Option(help="Memory of each device in GiB, instead of what the machine reports; the planner tiles rungs to fit it.")] = None,
+    tile_px: Annotated[Optional[int], typer.Option(help="Force tiles of this side (px) on every rung larger than it. [default: the planner's choice]")] = None,
+    xla: Annotated[bool, typer.Option("--xla/--no-xla", help="Compile whole-image evaluations with XLA.")] = False,
     plan: Annotated[bool, typer.Option("--plan", help="Print the ladder that would run, and render nothing.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
@@ -204,9 +208,11 @@ def render(
         content_layer=content_layer, style_layers=style_layers,
         pooling=pooling, upsample=upsample, seed=seed, print_size=print_size, dpi=dpi, bit_depth=bit_depth,
         jpeg_quality=jpeg_quality, preserve_colors=preserve_colors, max_input_megapixels=max_input_megapixels)
+    from hires.devices import MachineOptions
     from hires.render import RenderJob
 
-    job = RenderJob(content, tuple(styles), output, settings, overwrite=overwrite)
+    machine = MachineOptions(devices=devices, memory_gb=memory_gb, tile_px=tile_px, xla=xla)
+    job = RenderJob(content, tuple(styles), output, settings, overwrite=overwrite, machine=machine)
     if plan:
         _print_plan(job)
         return
@@ -242,6 +248,7 @@ def _run(job, quiet: bool, *, restart: bool = False, checkpoint_minutes: float =
 def _print_plan(job) -> None:
     from hires import images
     from hires.config import resolve_ladder
+    from hires.devices import find_devices
     from hires.render import choose_backbone, plan_ladder
 
     limit = job.settings.max_input_megapixels
@@ -249,14 +256,22 @@ def _print_plan(job) -> None:
     styles = [images.read_image(path, max_megapixels=limit) for path in job.styles]
     settings, target = resolve_ladder(job.settings, content.shape[:2])
     backbone, why = choose_backbone(settings)
-    plans = plan_ladder(settings, backbone, content.shape[:2], [s.shape[:2] for s in styles])
+    devices = find_devices(job.machine.devices, memory_gb=job.machine.memory_gb)
+    plans = plan_ladder(settings, backbone, content.shape[:2], [s.shape[:2] for s in styles],
+                        devices=devices, tile_px=job.machine.tile_px)
     typer.echo(why)
+    typer.echo(devices.description)
     if target is not None:
         typer.echo(target.description)
-    typer.echo(f"{'rung':>4}  {'size':>11}  {'iterations':>10}  {'optimizer':>9}  {'memory':>9}")
+    typer.echo(f"{'rung':>4}  {'size':>11}  {'iterations':>10}  {'optimizer':>9}  {'pairs':>5}  "
+               f"{'evaluation':>18}  {'memory':>10}")
     for p in plans:
+        how = "whole image" if p.memory.tile_px is None else f"{p.memory.tiles} tiles of {p.memory.tile_px}"
         typer.echo(f"{p.index + 1:>4}  {p.width:>5}x{p.height:<5}  {p.rung.iterations:>10}  "
-                   f"{p.rung.optimizer:>9}  {p.memory_bytes / 2**30:>7.2f} GiB")
+                   f"{p.rung.optimizer:>9}  {p.memory.correction_pairs:>5}  {how:>18}  "
+                   f"{p.memory_bytes / 2**30:>6.2f} GiB")
+        if p.memory.note:
+            typer.echo(f"      rung {p.index + 1}: {p.memory.note}")
     typer.echo(f"each rung keeps the photograph's aspect ratio, sides rounded to multiples of "
                f"{plans[0].stride} px (the backbone's total stride)")
 
@@ -303,6 +318,10 @@ def batch(
     summary: Annotated[Optional[Path], typer.Option(help="Where to write the JSON summary. Default: beside the job file, JOBS.summary.json (JOBS.shard-I-of-N.summary.json for a shard).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display (job lines and the summary still print).")] = False,
     checkpoint_minutes: Annotated[float, typer.Option(help="Minutes between checkpoints within a rung (one is also written at the end of every rung and on SIGTERM/Ctrl-C).")] = 5.0,
+    devices: Annotated[str, typer.Option(help="Devices: all (every GPU, else the CPU), cpu, gpu, GPU indices such as 0,1, or names such as /gpu:0,/gpu:1. Several devices share each rung's tiles; TF_CONFIG spreads them over hosts.")] = "all",
+    memory_gb: Annotated[Optional[float], typer.Option(help="Memory of each device in GiB, instead of what the machine reports; the planner tiles rungs to fit it.")] = None,
+    tile_px: Annotated[Optional[int], typer.Option(help="Force tiles of this side (px) on every rung larger than it. [default: the planner's choice]")] = None,
+    xla: Annotated[bool, typer.Option("--xla/--no-xla", help="Compile whole-image evaluations with XLA.")] = False,
 ) -> None:
     """Render every job of JOB_FILE in turn; several processes or machines may share one job file.
 
@@ -313,6 +332,7 @@ def batch(
     import threading
 
     from hires import batch as batch_module
+    from hires.devices import MachineOptions
 
     if not checkpoint_minutes > 0:
         raise HiresError(f"--checkpoint-minutes must be more than 0, not {checkpoint_minutes}")
@@ -330,7 +350,8 @@ def batch(
         result = batch_module.run_batch(
             jobs, job_file=job_file, shard=chosen, summary_file=summary_file, overwrite=overwrite,
             restart=restart, reporter_for=lambda: _reporter(quiet), log=lambda text: typer.echo(text, err=True),
-            checkpoint_seconds=60.0 * checkpoint_minutes)
+            checkpoint_seconds=60.0 * checkpoint_minutes,
+            machine=MachineOptions(devices=devices, memory_gb=memory_gb, tile_px=tile_px, xla=xla))
     finally:
         if in_main and previous is not None:
             signal.signal(signal.SIGTERM, previous)
@@ -360,9 +381,98 @@ def _print_batch_summary(result, summary_file: Path) -> None:
     typer.echo(f"{counts}; summary in {summary_file}")
 
 
-bench_app = typer.Typer(help="Benchmarks: measure on this machine and report (never pass/fail).",
-                        no_args_is_help=True, rich_markup_mode=None)
+bench_app = typer.Typer(invoke_without_command=True, rich_markup_mode=None)  # help: bench's docstring
 app.add_typer(bench_app, name="bench")
+
+
+@bench_app.callback()
+@user_errors
+def bench(
+    ctx: typer.Context,
+    backbone: Annotated[BackboneChoice, typer.Option(help="Feature network; auto takes vgg19 when its weights are here, else vgg16-hed.")] = BackboneChoice.auto,
+    weights: Annotated[Optional[Path], typer.Option(help="VGG19 weights file (or set HIRES_VGG19_WEIGHTS).")] = None,
+    sizes: Annotated[str, typer.Option(help="Long edges in pixels to time, comma-separated (the demo picture, 4:3, sides rounded to the backbone's stride).")] = "256,512",
+    iterations: Annotated[int, typer.Option(help="L-BFGS iterations of the L-BFGS/Adam comparison, at the smallest size.")] = 20,
+    repeats: Annotated[int, typer.Option(help="Warm evaluations timed per size (the median is reported); the first, compiling call is timed apart.")] = 5,
+    xla: Annotated[bool, typer.Option("--xla/--no-xla", help="Compile the timed whole-image evaluations with XLA, as render --xla does.")] = False,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the report as one JSON document on stdout instead of the table (progress still goes to stderr).")] = False,
+    json_file: Annotated[Optional[Path], typer.Option(help="Also write the JSON document to this file.")] = None,
+) -> None:
+    """Benchmarks: measure on this machine and report (never pass/fail).
+
+    Without a command, time the objective at each of --sizes: seconds per evaluation (value
+    and gradient, compiled, warm: the median of --repeats), megapixel-evaluations and GFLOP per
+    second (FLOPs counted from the backbone's layer shapes) and the fraction of the device's
+    nominal peak where one is known; L-BFGS's evaluations per iteration and its loss after
+    --iterations against Adam's after as many evaluations, at the smallest size; tiled against
+    untiled seconds per megapixel-evaluation, at the largest. A table, or JSON with --json.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    import json
+
+    from hires.bench import parse_sizes, run_bench
+    from hires.config import default_settings
+    from hires.render import choose_backbone, loss_spec
+
+    chosen_sizes = parse_sizes(sizes)
+    settings = replace(default_settings(), backbone=backbone.value, weights=str(weights) if weights else None)
+    network, why = choose_backbone(settings)
+    report = run_bench(network, spec=loss_spec(settings, settings.ladder.resolve(0)), sizes_px=chosen_sizes,
+                       iterations=iterations, repeats=repeats, xla=xla, backbone_note=why,
+                       log=lambda text: typer.echo(text, err=True))
+    document = json.dumps(report.to_json(), indent=2)
+    if json_file is not None:
+        json_file.write_text(document + "\n")
+    if json_output:
+        typer.echo(document)
+    else:
+        _print_bench(report)
+
+
+def _print_bench(report) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    machine, peak = report.machine, report.peak
+    console = Console()
+    gpus = ", ".join(machine.gpus) if machine.gpus else "no GPU"
+    console.print(f"machine: {machine.cpu}, {machine.logical_cpus} logical CPUs ({machine.usable_cpus} usable), "
+                  f"{gpus}; TensorFlow {machine.tensorflow}", markup=False)
+    if report.load_average is not None:
+        start, end = report.load_average
+        busy = " (the minute before it was busy: other work may have shared the CPUs)" if start >= 0.5 else ""
+        console.print(f"load average {start:.1f} before the run, {end:.1f} after it{busy}", markup=False)
+    console.print(report.backbone_note, markup=False)
+    table = Table(title=f"one evaluation (value and gradient) on {report.device}"
+                        f"{', XLA' if report.xla else ''}")
+    for name in ("size", "MP", "first call s", "s / eval", "MP·eval / s", "GFLOP / eval", "GFLOP/s", "of peak"):
+        table.add_column(name, justify="right")
+    for t in report.sizes:
+        fraction = f"{t.peak_fraction:.1%}" if t.peak_fraction is not None else "-"
+        table.add_row(f"{t.width_px}x{t.height_px}", f"{t.megapixels:.3f}", f"{t.first_call_seconds:.2f}",
+                      f"{t.seconds_per_evaluation:.3f}", f"{t.megapixel_evaluations_per_second:.3f}",
+                      f"{t.flops_per_evaluation / 1e9:.1f}", f"{t.gflops_per_second:.1f}", fraction)
+    console.print(table)
+    if peak.tflops is None:
+        console.print(f"peak: unknown ({peak.reason})", markup=False)
+    else:
+        console.print(f"peak: {peak.tflops:g} TFLOP/s {peak.precision}, {peak.source}"
+                      f"{f'; fp32 {peak.fp32_tflops:g}' if peak.precision != 'fp32' else ''}", markup=False)
+    o = report.lbfgs_vs_adam
+    console.print(f"at {o.width_px}x{o.height_px}, from the content image (loss {o.initial_total:.4g}):", markup=False)
+    console.print(f"  L-BFGS: {o.lbfgs_iterations} iterations, {o.lbfgs_evaluations} evaluations "
+                  f"({o.evaluations_per_iteration:.2f} per iteration): loss {o.lbfgs_total:.4g} "
+                  f"in {o.lbfgs_seconds:.1f} s", markup=False)
+    console.print(f"  Adam ({o.adam_preset}): {o.adam_steps} steps, {o.adam_evaluations} evaluations: "
+                  f"loss {o.adam_total:.4g} in {o.adam_seconds:.1f} s", markup=False)
+    t = report.tiling
+    if t.ratio is None:
+        console.print(f"tiled against untiled at {t.width_px}x{t.height_px}: not measured ({t.reason})", markup=False)
+    else:
+        console.print(f"tiled against untiled at {t.width_px}x{t.height_px}: {t.tiles} tiles of {t.tile_px} px, "
+                      f"{t.tiled_seconds_per_megapixel_evaluation:.3f} s per MP·eval against "
+                      f"{t.untiled_seconds_per_megapixel_evaluation:.3f}: {t.ratio:.2f}x", markup=False)
 
 
 @bench_app.command("ladder")

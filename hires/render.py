@@ -17,25 +17,26 @@ from typing import Protocol, Sequence
 import numpy as np
 import tensorflow as tf
 
-from core.backbones import (Backbone, activation_floats, find_vgg19_weights, load_backbone,
+from core.backbones import (Backbone, find_vgg19_weights, load_backbone,
                             receptive_field)
 from core.errors import CoreError
-from core.objective import LossSpec, compute_targets, make_extractor, make_loss_function
+from core.objective import (LossSpec, Objective, WholeImageObjective, compute_targets, make_extractor,
+                            make_loss_function)
 from core.optimize import (ADAM_PRESETS, OptimizeResult, Progress, minimize_adam, minimize_lbfgs,
                            state_from_arrays, state_to_arrays)
 from hires import colour, images
 from hires.checkpoint import (Checkpoint, DamagedCheckpoint, digest_of, read_checkpoint, refuse_foreign,
                               remove_state, state_folder, write_checkpoint)
 from hires.config import RenderSettings, resolve_ladder
+from core.tiles import TiledObjective, compute_targets_tiled, plan_tiles
 from hires.contact_sheet import SheetRung, make_contact_sheet
+from hires.devices import DeviceSet, MachineOptions, find_devices, make_strategy
 from hires.errors import HiresError
 from hires.ladder import Rung, rung_shape
 from hires.printsize import PrintTarget
+from hires.tiling import MemoryPlan, plan_memory
 
 WEIGHTS_ENV = "HIRES_VGG19_WEIGHTS"
-# Bytes per float the optimiser keeps per pixel value beyond the network: the image, its
-# gradient, the search direction and a few line-search points.
-_OPTIMIZER_VECTORS = 8
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class RenderJob:
         overwrite: replace an existing output.
         save_rungs: save each rung's result in ``<output>.rungs/`` as it finishes, and a
             contact sheet of the whole ladder as ``<output>.contact.png``.
+        machine: devices, memory and tiling (they do not change the picture beyond rounding).
     """
 
     content: Path
@@ -58,6 +60,7 @@ class RenderJob:
     settings: RenderSettings
     overwrite: bool = False
     save_rungs: bool = True
+    machine: MachineOptions = MachineOptions()
 
 
 @dataclass(frozen=True)
@@ -70,12 +73,16 @@ class RungPlan:
     height: int
     width: int
     style_shapes: tuple[tuple[int, int], ...]
-    memory_bytes: int
+    memory: MemoryPlan
     stride: int
 
     @property
     def pixels(self) -> int:
         return self.height * self.width
+
+    @property
+    def memory_bytes(self) -> int:
+        return self.memory.estimate_bytes
 
 
 @dataclass(frozen=True)
@@ -181,11 +188,19 @@ def plan_ladder(
     backbone: Backbone,
     content_shape: tuple[int, int],
     style_shapes: Sequence[tuple[int, int]],
+    *,
+    devices: DeviceSet | None = None,
+    tile_px: int | None = None,
 ) -> list[RungPlan]:
-    """Sizes and memory estimates of every rung, for a content image of ``(height, width)``.
+    """Sizes, tiling and memory estimates of every rung, for a content image of ``(height, width)``.
+
+    Args:
+        devices: the devices and their memory; None plans without a memory limit.
+        tile_px: force tiles of this side (``--tile-px``).
 
     Raises:
-        HiresError: when a layer the settings name is not in the backbone.
+        HiresError: when a layer the settings name is not in the backbone, rungs round to one
+            size, or a rung cannot fit the devices' memory.
     """
     spec_layers = [settings.content_layer] + [name for name, _ in settings.style_layers]
     try:
@@ -198,12 +213,18 @@ def plan_ladder(
         rung = ladder.resolve(index)
         height, width = rung_shape(*content_shape, rung.long_edge_px, multiple=stride)
         styles = tuple(_style_shape(shape, rung) for shape in style_shapes)
-        memory = _memory_bytes(backbone, spec_layers, height, width, rung)
         if plans and max(height, width) <= max(plans[-1].height, plans[-1].width):
             raise HiresError(
                 f"rungs {index} and {index + 1} ({ladder.rungs[index - 1].long_edge_px} and "
                 f"{rung.long_edge_px} px) both round to a long edge of {max(height, width)} px "
                 f"(sides are multiples of {stride} px); space the rungs further apart")
+        try:
+            memory = plan_memory(backbone, spec_layers, settings.content_layer, height, width,
+                                 correction_pairs=rung.correction_pairs, optimizer=rung.optimizer,
+                                 budget_bytes=devices.budget_bytes if devices else None, tile_px=tile_px,
+                                 replicas=len(devices.names) * devices.workers if devices else 1)
+        except HiresError as exc:
+            raise HiresError(f"rung {index + 1}: {exc}") from exc
         plans.append(RungPlan(index, len(ladder.rungs), rung, height, width, styles, memory, stride))
     return plans
 
@@ -212,13 +233,6 @@ def _style_shape(shape: tuple[int, int], rung: Rung) -> tuple[int, int]:
     long_edge = max(16, round(rung.style_scale * rung.long_edge_px))
     scale = long_edge / max(shape)
     return max(16, round(shape[0] * scale)), max(16, round(shape[1] * scale))
-
-
-def _memory_bytes(backbone: Backbone, layers: list[str], height: int, width: int, rung: Rung) -> int:
-    """Activations forward and backward, plus the optimiser's vectors and L-BFGS history."""
-    network = 2 * activation_floats(backbone, layers, height, width)
-    history = 2 * rung.correction_pairs if rung.optimizer == "lbfgs" else 2
-    return 4 * (network + (history + _OPTIMIZER_VECTORS) * height * width * 3)
 
 
 def rungs_folder(output: Path) -> Path:
@@ -404,8 +418,12 @@ def render(job: RenderJob, reporter: Reporter | None = None, *, restart: bool = 
     reporter.message(why)
     if inputs.target is not None:
         reporter.message(inputs.target.description)
+    devices = find_devices(job.machine.devices, memory_gb=job.machine.memory_gb)
+    reporter.message(devices.description)
     plans = plan_ladder(job.settings, backbone, tuple(inputs.content.shape[1:3]),
-                        [tuple(s.shape[1:3]) for s in inputs.styles])
+                        [tuple(s.shape[1:3]) for s in inputs.styles], devices=devices,
+                        tile_px=job.machine.tile_px)
+    strategy = make_strategy(devices)
     files = [job.content, *job.styles] + ([Path(job.settings.init)] if inputs.init is not None else [])
     digest = digest_of(files, job.settings, f"{backbone.name} {backbone.source}")
     checkpoint = _open_checkpoint(job, digest, restart, reporter)
@@ -418,7 +436,8 @@ def render(job: RenderJob, reporter: Reporter | None = None, *, restart: bool = 
     image = inputs.init if checkpoint.start_image is None else tf.constant(checkpoint.start_image)
     try:
         for plan in plans[checkpoint.rung:]:
-            result = _render_rung(job, backbone, plan, inputs, image, present, reporter, checkpointer)
+            result = _render_rung(job, backbone, plan, inputs, image, present, reporter, checkpointer,
+                                  strategy)
             results.append(result)
             checkpointer.rung_finished(result)
             reporter.rung_finished(result)
@@ -487,21 +506,17 @@ def _sheet_rung(result: RungResult, present) -> SheetRung:
 
 def _render_rung(job: RenderJob, backbone: Backbone, plan: RungPlan, inputs: _Inputs,
                  previous: tf.Tensor | None, present, reporter: Reporter,
-                 checkpointer: _Checkpointer) -> RungResult:
+                 checkpointer: _Checkpointer, strategy: tf.distribute.Strategy | None = None) -> RungResult:
     """Optimises one rung from the previous rung's upsampled result (for the first rung: the --init image, if any).
 
     When the checkpoint holds this rung's optimiser state, the rung continues from it exactly.
     """
-    settings, rung = job.settings, plan.rung
+    settings = job.settings
     clock = time.perf_counter()
     reporter.rung_started(plan)
-    spec = loss_spec(settings, rung)
-    extractor = make_extractor(backbone, spec)
-    content_here = resize(inputs.transfer_content, plan.height, plan.width)
-    styles_here = [resize(s, h, w) for s, (h, w) in zip(inputs.transfer_styles, plan.style_shapes)]
-    # Eager: one forward pass per image; a tf.function here would trace for every new shape.
-    targets = compute_targets(extractor, spec, content_here, styles_here, settings.style_blend)
-    loss_function = make_loss_function(extractor, spec, targets)
+    objective = _objective(job, backbone, plan, inputs, strategy)
+    if plan.memory.note:
+        reporter.message(f"rung {plan.index + 1}: {plan.memory.note}")
     if plan.index == 0:
         start = initial_image(settings, inputs.transfer_content, previous, plan.height, plan.width)
     else:
@@ -513,7 +528,7 @@ def _render_rung(job: RenderJob, backbone: Backbone, plan: RungPlan, inputs: _In
         checkpointer.chunk(progress)
         reporter.chunk(plan, progress)
 
-    outcome = _optimize(settings, rung, loss_function, start, on_chunk, state)
+    outcome = _optimize(settings, plan, objective, start, on_chunk, state)
     image = outcome.image[0].numpy()
     path = None
     if job.save_rungs:
@@ -522,13 +537,32 @@ def _render_rung(job: RenderJob, backbone: Backbone, plan: RungPlan, inputs: _In
     return RungResult(plan, image, outcome.history, outcome.stopped, time.perf_counter() - clock, path)
 
 
-def _optimize(settings: RenderSettings, rung: Rung, loss_function, start: tf.Tensor, callback,
+def _objective(job: RenderJob, backbone: Backbone, plan: RungPlan, inputs: _Inputs,
+               strategy: tf.distribute.Strategy | None) -> Objective:
+    """The rung's objective: the whole image at once, or the tiles its memory plan chose."""
+    spec = loss_spec(job.settings, plan.rung)
+    extractor = make_extractor(backbone, spec)
+    content_here = resize(inputs.transfer_content, plan.height, plan.width)
+    styles_here = [resize(s, h, w) for s, (h, w) in zip(inputs.transfer_styles, plan.style_shapes)]
+    blend = job.settings.style_blend
+    if plan.memory.tile_px is None:
+        # Eager: one forward pass per image; a tf.function here would trace for every new shape.
+        targets = compute_targets(extractor, spec, content_here, styles_here, blend)
+        return WholeImageObjective(make_loss_function(extractor, spec, targets), jit_compile=job.machine.xla)
+    tiles = plan_tiles(plan.height, plan.width, tile_px=plan.memory.tile_px, backbone=backbone,
+                       layer_names=spec.layer_names)
+    targets = compute_targets_tiled(extractor, spec, tiles, content_here, styles_here, blend)
+    return TiledObjective(extractor, spec, targets, tiles, strategy)
+
+
+def _optimize(settings: RenderSettings, plan: RungPlan, objective: Objective, start: tf.Tensor, callback,
               state=None) -> OptimizeResult:
+    rung = plan.rung
     if rung.optimizer == "adam":
-        return minimize_adam(loss_function, start, iterations=rung.iterations,
+        return minimize_adam(objective, start, iterations=rung.iterations,
                              settings=ADAM_PRESETS[settings.adam_preset],
                              chunk_iterations=settings.chunk_iterations, callback=callback, state=state)
-    return minimize_lbfgs(loss_function, start, iterations=rung.iterations,
+    return minimize_lbfgs(objective, start, iterations=rung.iterations,
                           chunk_iterations=settings.chunk_iterations,
-                          correction_pairs=rung.correction_pairs, tolerance=settings.tolerance,
+                          correction_pairs=plan.memory.correction_pairs, tolerance=settings.tolerance,
                           callback=callback, state=state)

@@ -1,11 +1,29 @@
-"""The ladder benchmark runs and reports sane fields (never a speed threshold)."""
+"""The benchmarks run and report sane fields (never a speed threshold).
 
+The ladder benchmark's curves; ``hires bench`` on the tiny network at 32 and 64 px, its FLOP
+count against a hand count, its nominal peaks, its table, and the tiled comparison's fallbacks.
+"""
+
+import json
+import sys
+import types
 from dataclasses import replace
 
+import pytest
+from typer.testing import CliRunner
+
+import core
+from core.objective import LossSpec
+from hires import bench
 from hires.bench import Curve, compare_ladder_to_single
+from hires.cli import app
 from hires.config import default_settings
+from hires.flops import count_flops
 from hires.ladder import Rung
 from tests.conftest import noise_image, save_png, smooth_image
+
+runner = CliRunner()
+PAPER_STYLE = [f"block{i}_conv1" for i in range(1, 6)]
 
 
 def test_ladder_benchmark_reports_two_curves(tmp_path):
@@ -26,3 +44,206 @@ def test_time_to_reach_finds_the_first_point_at_or_below():
     curve = Curve("x", (1.0, 2.0, 3.0), (5.0, 3.0, 2.0))
     assert curve.time_to_reach(3.0) == 2.0
     assert curve.time_to_reach(1.0) is None
+
+
+# ---------------------------------------------------------------------------------------------
+# `hires bench`: the objective's cost on this machine
+# ---------------------------------------------------------------------------------------------
+
+
+def _tiny_hand_count(height: int, width: int) -> int:
+    """The tiny network's FLOPs per evaluation, written out layer by layer (content block4_conv2)."""
+    # (positions, C_in, C_out, style layer?) for block1_conv1 ... block5_conv1: _TINY_BLOCKS,
+    # the sides halved by each pool.
+    h, w = height, width
+    layers = [(h * w, 3, 8, True), (h * w, 8, 8, False),
+              (h * w // 4, 8, 16, True), (h * w // 4, 16, 16, False),
+              (h * w // 16, 16, 16, True), (h * w // 16, 16, 16, False),
+              (h * w // 64, 16, 32, True), (h * w // 64, 32, 32, False),
+              (h * w // 256, 32, 32, True)]
+    convolutions = sum(2 * n * c_in * c_out * 9 for n, c_in, c_out, _ in layers)
+    grams = sum(2 * n * c_out * c_out for n, _, c_out, style in layers if style)
+    return 2 * convolutions + 3 * grams  # forward + input gradient; Gram forward + both operands
+
+
+def test_flops_of_the_tiny_network_match_a_hand_count(tiny):
+    names = LossSpec().layer_names
+    count = count_flops(tiny, layer_names=names, style_layer_names=PAPER_STYLE, height_px=32, width_px=32)
+    assert count.layers == 9  # up to block5_conv1, the deepest layer the loss uses
+    assert count.evaluation == _tiny_hand_count(32, 32) == 10_002_432
+    assert count_flops(tiny, layer_names=names, style_layer_names=PAPER_STYLE,
+                       height_px=64, width_px=48).evaluation == _tiny_hand_count(64, 48)
+
+
+def test_flops_stop_at_the_deepest_layer_and_scale_with_pixels(tiny):
+    shallow = count_flops(tiny, layer_names=["block1_conv1"], style_layer_names=["block1_conv1"],
+                          height_px=32, width_px=32)
+    assert shallow.layers == 1
+    assert shallow.convolution_forward == 2 * 32 * 32 * 3 * 8 * 9
+    assert shallow.gram_forward == 2 * 32 * 32 * 8 * 8
+    names = LossSpec().layer_names
+    small, large = (count_flops(tiny, layer_names=names, style_layer_names=PAPER_STYLE,
+                                height_px=side, width_px=side).evaluation for side in (64, 128))
+    assert large == 4 * small  # sides that are stride multiples: exactly proportional to pixels
+
+
+@pytest.fixture(scope="module")
+def bench_json(tmp_path_factory):
+    """One `hires bench --json` on the tiny network at 32 and 64 px (32x32 and 64x48)."""
+    copy = tmp_path_factory.mktemp("bench") / "bench.json"
+    result = runner.invoke(app, ["bench", "--backbone", "tiny", "--sizes", "32,64", "--iterations", "3",
+                                 "--repeats", "2", "--json", "--json-file", str(copy)])
+    assert result.exit_code == 0, result.output
+    assert "bench: 32 px (32x32)" in result.stderr  # progress goes to stderr, the document to stdout
+    document = json.loads(result.stdout)
+    assert json.loads(copy.read_text()) == document
+    return document
+
+
+def test_bench_times_each_size(bench_json):
+    sizes = bench_json["sizes"]
+    assert [(s["long_edge_px"], s["width_px"], s["height_px"]) for s in sizes] == [(32, 32, 32), (64, 64, 48)]
+    for s in sizes:
+        assert s["first_call_seconds"] > 0 and len(s["runs_seconds"]) == 2
+        assert all(seconds > 0 for seconds in s["runs_seconds"])
+        assert s["seconds_per_evaluation"] == pytest.approx(sum(s["runs_seconds"]) / 2)  # median of 2
+        assert s["megapixel_evaluations_per_second"] == pytest.approx(
+            s["megapixels"] / s["seconds_per_evaluation"])
+        assert s["flops_per_evaluation"] == _tiny_hand_count(s["height_px"], s["width_px"])
+        assert s["gflops_per_second"] == pytest.approx(s["flops_per_evaluation"] / s["seconds_per_evaluation"] / 1e9)
+    assert sizes[1]["flops_per_evaluation"] == 3 * sizes[0]["flops_per_evaluation"]  # 3x the pixels
+    assert bench_json["backbone"] == "tiny" and bench_json["machine"]["logical_cpus"] >= 1
+    assert bench_json["schema"] == "hires-bench/1" and bench_json["xla"] is False
+    if bench_json["load_average"] is not None:
+        assert len(bench_json["load_average"]) == 2 and min(bench_json["load_average"]) >= 0
+
+
+def test_bench_reports_no_peak_fraction_on_a_cpu(bench_json):
+    if bench_json["machine"]["gpus"]:
+        pytest.skip("TensorFlow sees a GPU here")
+    assert bench_json["device"] == "CPU"
+    assert bench_json["peak"]["tflops"] is None and "CPU" in bench_json["peak"]["reason"]
+    assert all(s["peak_fraction"] is None for s in bench_json["sizes"])
+
+
+def test_bench_compares_lbfgs_and_adam_at_equal_evaluations(bench_json):
+    o = bench_json["lbfgs_vs_adam"]
+    assert o["long_edge_px"] == 32 and o["lbfgs_iterations"] == 3
+    assert o["evaluations_per_iteration"] >= 1
+    assert o["evaluations_per_iteration"] == pytest.approx(o["lbfgs_evaluations"] / o["lbfgs_iterations"])
+    assert o["adam_steps"] == o["adam_evaluations"] == o["lbfgs_evaluations"]
+    assert o["adam_preset"] == "seed-report"
+    assert 0 < o["lbfgs_total"] < o["initial_total"]
+    assert o["adam_total"] > 0
+
+
+def test_bench_compares_tiled_with_untiled_or_says_why_not(bench_json):
+    t = bench_json["tiling"]
+    assert t["long_edge_px"] == 64
+    assert t["untiled_seconds_per_megapixel_evaluation"] == pytest.approx(
+        bench_json["sizes"][1]["seconds_per_evaluation"] / bench_json["sizes"][1]["megapixels"])
+    if t["ratio"] is None:
+        assert t["reason"]
+    else:
+        assert t["tile_px"] == 32 and t["tiles"] >= 2 and t["ratio"] > 0 and t["reason"] is None
+
+
+def _problem(tiny):
+    spec = LossSpec()
+    return bench.make_problem(tiny, spec, long_edge_px=32, stride=16)
+
+
+def _untiled(problem) -> bench.EvaluationTiming:
+    return bench.EvaluationTiming(32, 32, 32, problem.megapixels, 1.0, (0.5,), 0.5, 0.002, 10, 20.0, None)
+
+
+def test_tiling_is_null_with_a_reason_when_core_tiles_does_not_import(tiny, monkeypatch):
+    monkeypatch.delattr(core, "tiles", raising=False)
+    monkeypatch.setitem(sys.modules, "core.tiles", None)  # makes the import fail
+    problem = _problem(tiny)
+    result = bench.compare_tiling(problem, tiny, _untiled(problem), stride=16, repeats=1)
+    assert result.ratio is None and result.tiled_seconds_per_megapixel_evaluation is None
+    assert result.reason.startswith("core.tiles does not import")
+    assert result.untiled_seconds_per_megapixel_evaluation == pytest.approx(0.5 / problem.megapixels)
+
+
+def test_tiling_is_null_with_a_reason_when_core_tiles_lacks_the_objective(tiny, monkeypatch):
+    unfinished = types.ModuleType("core.tiles")
+    unfinished.plan_tiles = lambda *args, **kwargs: None
+    monkeypatch.setattr(core, "tiles", unfinished, raising=False)
+    monkeypatch.setitem(sys.modules, "core.tiles", unfinished)
+    problem = _problem(tiny)
+    result = bench.compare_tiling(problem, tiny, _untiled(problem), stride=16, repeats=1)
+    assert result.ratio is None and result.reason == "core.tiles has no TiledObjective yet"
+
+
+@pytest.mark.parametrize("gpu, tf32, expected", [
+    ("NVIDIA H100 80GB HBM3", False, (67.0, "fp32")),
+    ("NVIDIA H100 80GB HBM3", True, (494.7, "tf32")),
+    ("NVIDIA H100 PCIe", False, (51.2, "fp32")),
+    ("NVIDIA H200", False, (67.0, "fp32")),
+    ("NVIDIA A100-SXM4-40GB", True, (156.0, "tf32")),
+    ("Tesla T4", True, (8.1, "fp32")),  # no TF32 tensor cores: fp32 whatever TensorFlow allows
+])
+def test_nominal_peaks_by_gpu_name(gpu, tf32, expected):
+    peak = bench.find_peak(bench.Machine("x", 2, 2, (gpu,), "2.21", tf32))
+    assert (peak.tflops, peak.precision) == expected
+    assert peak.source.startswith("nominal") and peak.reason is None
+
+
+def test_no_peak_for_an_unknown_gpu_or_a_cpu():
+    unknown = bench.find_peak(bench.Machine("x", 2, 2, ("Some Future GPU",), "2.21", True))
+    assert unknown.tflops is None and "Some Future GPU" in unknown.reason
+    assert bench.find_peak(bench.Machine("x", 2, 2, ("NVIDIA L40S",), "2.21", True)).tflops is None  # not an L4
+    assert bench.find_peak(bench.Machine("x", 2, 2, (), "2.21", True)).reason == bench.CPU_PEAK_REASON
+
+
+def _report(tiling: bench.TilingComparison) -> bench.BenchReport:
+    machine = bench.Machine("Test CPU", 2, 2, (), "2.21", True)
+    timing = bench.EvaluationTiming(256, 192, 256, 0.049152, 3.0, (0.5, 0.7), 0.6, 0.08192, 10**10, 16.7, None)
+    optimizers = bench.OptimizerComparison(256, 192, 256, 5.0, 20, 22, 1.1, 0.5, 12.0, "seed-report",
+                                           22, 22, 0.9, 11.0)
+    return bench.BenchReport(machine, "tiny", "backbone: tiny", "CPU", False, bench.find_peak(machine),
+                             (timing,), optimizers, tiling, (3.9, 3.7))
+
+
+def test_the_table_prints_every_measurement(monkeypatch, capsys):
+    from hires import cli
+
+    monkeypatch.setenv("COLUMNS", "200")  # rich's width when stdout is not a terminal
+    tiling = bench.TilingComparison(256, 192, 256, 12.2, 128, 4, 2.0, 15.0, 1.23, None)
+    cli._print_bench(_report(tiling))
+    text = capsys.readouterr().out
+    assert "machine: Test CPU, 2 logical CPUs (2 usable), no GPU; TensorFlow 2.21" in text
+    assert "load average 3.9 before the run, 3.7 after it (the minute before it was busy" in text
+    assert "256x192" in text and "0.600" in text and "16.7" in text
+    assert "peak: unknown (no dependable peak for a CPU" in text
+    assert "L-BFGS: 20 iterations, 22 evaluations (1.10 per iteration): loss 0.5" in text
+    assert "Adam (seed-report): 22 steps, 22 evaluations: loss 0.9" in text
+    assert "4 tiles of 128 px" in text and "1.23x" in text
+
+
+def test_the_table_says_why_tiling_was_not_measured(monkeypatch, capsys):
+    from hires import cli
+
+    monkeypatch.setenv("COLUMNS", "200")
+    tiling = bench.TilingComparison(256, 192, 256, 12.2, reason="core.tiles does not import: boom")
+    cli._print_bench(_report(tiling))
+    assert "not measured (core.tiles does not import: boom)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("sizes", ["12", "256,abc", ""])
+def test_bench_refuses_bad_sizes_with_one_error_line(sizes):
+    result = runner.invoke(app, ["bench", "--backbone", "tiny", "--sizes", sizes])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: --sizes") and len(result.stderr.splitlines()) == 1
+
+
+def test_bench_ladder_still_runs_as_a_subcommand(tmp_path):
+    content = save_png(tmp_path / "c.png", smooth_image(48, 64, 0))
+    style = save_png(tmp_path / "s.png", noise_image(40, 40, 1))
+    result = runner.invoke(app, ["bench", "ladder", str(content), str(style), "--size", "64", "--backbone", "tiny",
+                                 "--single-iterations", "2", "--first-iterations", "2", "--top-iterations", "2"])
+    assert result.exit_code == 0, result.output
+    assert "ladder 64 px vs one 64 px rung" in result.stdout
+    assert "bench: " not in result.stderr  # the measurement did not run as well

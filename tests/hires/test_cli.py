@@ -192,12 +192,14 @@ def test_plan_prints_the_rungs_and_writes_nothing(tmp_path, inputs):
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert lines[0] == "backbone: tiny (fixed random weights (tests only))"
-    assert lines[1].split() == ["rung", "size", "iterations", "optimizer", "memory"]
-    rows = [line.split() for line in lines[2:4]]
-    assert [row[:4] for row in rows] == [["1", "32x32", "3", "lbfgs"], ["2", "64x48", "5", "lbfgs"]]
-    assert all(row[5] == "GiB" for row in rows)
-    assert "multiples of 16 px" in lines[4]
-    assert len(lines) == 5
+    assert lines[1].startswith("devices: /cpu:0;")
+    assert lines[2].split() == ["rung", "size", "iterations", "optimizer", "pairs", "evaluation", "memory"]
+    rows = [line.split() for line in lines[3:5]]
+    assert [row[:7] for row in rows] == [["1", "32x32", "3", "lbfgs", "10", "whole", "image"],
+                                         ["2", "64x48", "5", "lbfgs", "10", "whole", "image"]]
+    assert all(row[8] == "GiB" for row in rows)
+    assert "multiples of 16 px" in lines[5]
+    assert len(lines) == 6
     assert file_tree(tmp_path) == before
 
 

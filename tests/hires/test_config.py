@@ -443,7 +443,8 @@ def test_build_settings_with_a_broken_config_raises_naming_it(tmp_path):
 # ---------------------------------------------------------------------------------------------
 
 runner = CliRunner()
-PLAN_ROW = re.compile(r"^\s*(\d+)\s+(\d+)x(\d+)\s+(\d+)\s+(lbfgs|adam)\s+([\d.]+) GiB$")
+PLAN_ROW = re.compile(r"^\s*(\d+)\s+(\d+)x(\d+)\s+(\d+)\s+(lbfgs|adam)\s+(\d+)\s+"
+                      r"(whole image|\d+ tiles of \d+)\s+([\d.]+) GiB$")
 
 
 @pytest.fixture
@@ -465,7 +466,7 @@ def _rows(stdout: str) -> list[tuple[int, int, int, int, str]]:
     for line in stdout.splitlines():
         match = PLAN_ROW.match(line)
         if match:
-            index, width, height, iterations, optimizer, _ = match.groups()
+            index, width, height, iterations, optimizer = match.groups()[:5]
             rows.append((int(index), int(width), int(height), int(iterations), optimizer))
     return rows
 

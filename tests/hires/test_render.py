@@ -97,13 +97,13 @@ def two_rungs(tmp_path_factory, inputs):
     starts, start_losses, content_losses = [], [], []
     original = render_module._optimize
 
-    def watching_optimize(settings, rung, loss_function, start, callback, state=None):
+    def watching_optimize(settings, plan, objective, start, callback, state=None):
         starts.append(start.numpy())
-        start_losses.append(float(loss_function(start)["total"]))
+        start_losses.append(float(objective.terms(start)["total"]))
         height, width = start.shape[1:3]
         content_here = resize(to_tensor(images.read_image(content)), height, width)
-        content_losses.append(float(loss_function(content_here)["total"]))
-        return original(settings, rung, loss_function, start, callback, state)
+        content_losses.append(float(objective.terms(content_here)["total"]))
+        return original(settings, plan, objective, start, callback, state)
 
     reporter = RecordingReporter()
     with pytest.MonkeyPatch.context() as patch:
@@ -162,15 +162,16 @@ def test_reporter_sees_the_rungs_in_order_with_increasing_sizes(two_rungs):
     reporter = two_rungs.reporter
     kinds = reporter.kinds()
     assert kinds[0] == "message" and "tiny" in reporter.events[0][1]
-    assert kinds[1] == "message" and "multiples of 16 px" in reporter.events[1][1]
-    assert kinds[2] == "ladder_started"
-    plans = reporter.events[2][1]
+    assert kinds[1] == "message" and reporter.events[1][1].startswith("devices: /cpu:0")
+    assert kinds[2] == "message" and "multiples of 16 px" in reporter.events[2][1]
+    assert kinds[3] == "ladder_started"
+    plans = reporter.events[3][1]
     assert [(p.index, p.count) for p in plans] == [(0, 2), (1, 2)]
     assert [(p.width, p.height) for p in plans] == [(32, 32), (64, 48)]
     assert plans[0].pixels < plans[1].pixels
     assert [p.rung.iterations for p in plans] == [3, 3]
     # Each rung: started, at least one chunk, finished; rung 2 only after rung 1 finished.
-    rung_events = [k for k in kinds[3:] if k != "chunk"]
+    rung_events = [k for k in kinds[4:] if k != "chunk"]
     assert rung_events == ["rung_started", "rung_finished", "rung_started", "rung_finished"]
     started = [e[1] for e in reporter.events if e[0] == "rung_started"]
     assert started == list(plans)

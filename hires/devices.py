@@ -1,0 +1,181 @@
+"""The devices a render runs on, their memory, and the tf.distribute strategy that spans them.
+
+``--devices`` picks them: ``all`` (every GPU, else the CPU), ``cpu``, ``gpu``, GPU indices such
+as ``0,1``, or TensorFlow device names such as ``/cpu:0,/cpu:1``. With several devices the
+tiles of each evaluation are spread over them with ``MirroredStrategy``; with ``TF_CONFIG`` set,
+over every worker's devices with ``MultiWorkerMirroredStrategy`` (see the README).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from hires.errors import HiresError
+
+if TYPE_CHECKING:
+    import tensorflow as tf
+
+# The share of a device's memory the planner lets a rung use: TensorFlow's allocator, the
+# framework and fragmentation take the rest.
+USABLE_FRACTION = 0.85
+# What a GPU is assumed to hold when nothing says (nvidia-smi absent): a cautious figure.
+ASSUMED_GPU_BYTES = 16 * 2**30
+
+
+@dataclass(frozen=True)
+class MachineOptions:
+    """How a render uses this machine. Not part of what decides the picture, so a render
+    resumed with other options (another GPU, a tile size) continues its checkpoint.
+
+    Attributes:
+        devices: the ``--devices`` value (see the module's docstring).
+        memory_gb: each device's memory, instead of what the machine reports.
+        tile_px: force tiles of this side on every rung large enough to be cut.
+        xla: compile whole-image evaluations with XLA.
+    """
+
+    devices: str = "all"
+    memory_gb: float | None = None
+    tile_px: int | None = None
+    xla: bool = False
+
+
+@dataclass(frozen=True)
+class DeviceSet:
+    """Devices for one render.
+
+    Attributes:
+        names: TensorFlow device names (``/gpu:0`` ...), one replica each.
+        kind: "GPU" or "CPU".
+        memory_bytes: memory of one device (for CPUs sharing RAM: their share of it).
+        memory_source: where that figure came from, for ``--plan``.
+        workers: hosts taking part (more than 1 only with ``TF_CONFIG``).
+    """
+
+    names: tuple[str, ...]
+    kind: str
+    memory_bytes: int
+    memory_source: str
+    workers: int = 1
+
+    @property
+    def budget_bytes(self) -> int:
+        """What the planner may use on each device."""
+        return int(self.memory_bytes * USABLE_FRACTION)
+
+    @property
+    def description(self) -> str:
+        hosts = f" on each of {self.workers} workers" if self.workers > 1 else ""
+        return (f"devices: {', '.join(self.names)}{hosts}; {self.memory_bytes / 2**30:.1f} GiB each "
+                f"({self.memory_source}), {USABLE_FRACTION:.0%} of it planned for")
+
+
+def find_devices(spec: str = "all", *, memory_gb: float | None = None) -> DeviceSet:
+    """The devices ``spec`` names, and their memory.
+
+    Args:
+        spec: see the module's docstring.
+        memory_gb: each device's memory in GB (GiB), instead of what the machine reports.
+
+    Raises:
+        HiresError: for a device this machine does not have, or a bad memory figure.
+    """
+    import tensorflow as tf  # here, so that batch files and configs validate without loading it
+
+    if memory_gb is not None and not memory_gb > 0:
+        raise HiresError(f"--memory-gb must be more than 0, not {memory_gb}")
+    gpus = [f"/gpu:{i}" for i in range(len(tf.config.list_logical_devices("GPU")))]
+    cpus = [f"/cpu:{i}" for i in range(len(tf.config.list_logical_devices("CPU")))]
+    names = _names(spec.strip().lower(), gpus, cpus)
+    kind = "GPU" if names[0].startswith("/gpu") else "CPU"
+    if memory_gb is not None:
+        memory, source = int(memory_gb * 2**30), "--memory-gb"
+    elif kind == "GPU":
+        memory, source = _gpu_memory(int(names[0].split(":")[1]))
+    else:
+        memory, source = _host_memory()
+        memory //= len(names)  # logical CPU devices share the host's memory
+    return DeviceSet(tuple(names), kind, memory, source, _workers())
+
+
+def _names(spec: str, gpus: list[str], cpus: list[str]) -> list[str]:
+    """Device names for a ``--devices`` value."""
+    if spec == "all":
+        return gpus or cpus[:1]
+    if spec == "cpu":
+        return cpus[:1]
+    if spec == "gpu":
+        if not gpus:
+            raise HiresError("--devices gpu: TensorFlow sees no GPU on this machine; use --devices cpu")
+        return gpus
+    names = []
+    for part in (p.strip() for p in spec.split(",")):
+        name = f"/gpu:{part}" if part.isdigit() else ("/" + part.lstrip("/"))
+        if name not in gpus + cpus:
+            raise HiresError(f"--devices: no device {part!r} here; this machine has "
+                             f"{', '.join(gpus + cpus)} (GPU indices such as 0,1 also work)")
+        names.append(name)
+    if len(set(names)) != len(names) or len({n.split(":")[0] for n in names}) > 1:
+        raise HiresError(f"--devices {spec}: name each device once, all GPUs or all CPUs")
+    return names
+
+
+def _gpu_memory(index: int) -> tuple[int, str]:
+    """One GPU's total memory from nvidia-smi, or a cautious assumption."""
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=memory.total", "--format=csv,noheader,nounits",
+                              f"--id={index}"], capture_output=True, text=True, timeout=20, check=True)
+        return int(float(out.stdout.strip().splitlines()[0])) * 2**20, "nvidia-smi"
+    except (OSError, subprocess.SubprocessError, ValueError, IndexError):
+        return ASSUMED_GPU_BYTES, "assumed: nvidia-smi did not answer; give --memory-gb"
+
+
+def _host_memory() -> tuple[int, str]:
+    """The memory available to a new process on this host."""
+    try:
+        with open("/proc/meminfo") as stream:
+            for line in stream:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024, "available RAM"
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"), "installed RAM"
+
+
+def _workers() -> int:
+    """Workers named by ``TF_CONFIG``, or 1."""
+    config = os.environ.get("TF_CONFIG")
+    if not config:
+        return 1
+    try:
+        cluster = json.loads(config)["cluster"]
+        return len(cluster.get("worker", [])) + len(cluster.get("chief", []))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise HiresError(f"TF_CONFIG is not the JSON tf.distribute expects ({exc}); see the README") from exc
+
+
+def make_strategy(devices: DeviceSet) -> tf.distribute.Strategy | None:
+    """The strategy that spreads tiles over ``devices``; None for one device on one host."""
+    import tensorflow as tf
+
+    if devices.workers > 1:
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if len(devices.names) > 1:
+        return tf.distribute.MirroredStrategy(list(devices.names))
+    return None
+
+
+def is_chief() -> bool:
+    """Whether this process writes files: always, except on the non-chief workers of ``TF_CONFIG``."""
+    config = os.environ.get("TF_CONFIG")
+    if not config:
+        return True
+    task = json.loads(config).get("task", {})
+    cluster = json.loads(config).get("cluster", {})
+    if "chief" in cluster:
+        return task.get("type") == "chief"
+    return task.get("type") == "worker" and int(task.get("index", 0)) == 0

@@ -1,0 +1,117 @@
+"""Devices, their memory, TF_CONFIG, and renders spread over tiles and devices from the command line."""
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from hires import images
+from hires.cli import app
+from hires.devices import find_devices, is_chief, make_strategy
+from hires.errors import HiresError
+from tests.conftest import noise_image, save_png, smooth_image
+
+ROOT = Path(__file__).resolve().parents[2]
+runner = CliRunner()
+
+
+def test_all_devices_on_a_machine_without_gpu_is_the_cpu():
+    devices = find_devices("all")
+    assert devices.names == ("/cpu:0",) and devices.kind == "CPU"
+    assert devices.memory_bytes > 0 and 0 < devices.budget_bytes < devices.memory_bytes
+    assert make_strategy(devices) is None
+
+
+def test_memory_gb_replaces_what_the_machine_reports():
+    devices = find_devices("cpu", memory_gb=80)
+    assert devices.memory_bytes == 80 * 2**30 and devices.memory_source == "--memory-gb"
+    assert "80.0 GiB" in devices.description
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("gpu", "sees no GPU"),
+    ("3", "no device '3'"),
+    ("/cpu:0,/cpu:0", "each device once"),
+])
+def test_devices_this_machine_lacks_are_refused(spec, message):
+    with pytest.raises(HiresError, match=message):
+        find_devices(spec)
+
+
+def test_memory_gb_must_be_positive():
+    with pytest.raises(HiresError, match="more than 0"):
+        find_devices("cpu", memory_gb=0)
+
+
+def test_tf_config_names_the_workers_and_the_chief(monkeypatch):
+    cluster = {"worker": ["host-a:12345", "host-b:12345"]}
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": cluster, "task": {"type": "worker", "index": 1}}))
+    assert find_devices("cpu").workers == 2 and not is_chief()
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": cluster, "task": {"type": "worker", "index": 0}}))
+    assert is_chief()
+    monkeypatch.setenv("TF_CONFIG", "{not json")
+    with pytest.raises(HiresError, match="TF_CONFIG"):
+        find_devices("cpu")
+
+
+def _inputs(folder: Path) -> tuple[Path, Path]:
+    return (save_png(folder / "content.png", smooth_image(48, 64, seed=0)),
+            save_png(folder / "style.png", noise_image(40, 40, seed=1)))
+
+
+def _render(content, style, output, *options):
+    args = ["render", str(content), str(style), "-o", str(output), "--backbone", "tiny", "--size", "64",
+            "--iterations", "10", "-q", *options]
+    return runner.invoke(app, args)
+
+
+def test_a_render_in_small_tiles_matches_the_untiled_render(tmp_path):
+    content, style = _inputs(tmp_path)
+    whole = _render(content, style, tmp_path / "whole.png")
+    tiled = _render(content, style, tmp_path / "tiled.png", "--tile-px", "32")
+    assert whole.exit_code == 0 and tiled.exit_code == 0, whole.output + tiled.output
+    difference = np.abs(images.read_image(tmp_path / "whole.png") - images.read_image(tmp_path / "tiled.png"))
+    assert difference.max() * 255 <= 4
+
+
+def test_a_rung_too_large_for_the_memory_is_refused_before_it_starts(tmp_path):
+    content, style = _inputs(tmp_path)
+    result = _render(content, style, tmp_path / "out.png", "--memory-gb", "0.00001")
+    assert result.exit_code == 2
+    assert "rung 1: a 64x48 px rung needs" in result.output and "--memory-gb" in result.output
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_plan_shows_the_tiles_a_small_memory_needs(tmp_path):
+    content, style = _inputs(tmp_path)
+    result = runner.invoke(app, ["render", "--plan", str(content), str(style), "-o", str(tmp_path / "o.png"),
+                                 "--backbone", "tiny", "--size", "1024", "--memory-gb", "0.3"])
+    assert result.exit_code == 0, result.output
+    assert "tiles of" in result.output and "0.3 GiB each (--memory-gb)" in result.output
+
+
+def test_a_render_over_two_devices_matches_one_device(tmp_path):
+    """Two logical CPUs, MirroredStrategy: the same picture as one device (run in a fresh process,
+    since logical devices must be set before TensorFlow starts)."""
+    content, style = _inputs(tmp_path)
+    script = textwrap.dedent(f"""
+        import tensorflow as tf
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+        from typer.testing import CliRunner
+        from hires.cli import app
+        base = ["render", r"{content}", r"{style}", "--backbone", "tiny", "--size", "64", "--iterations", "6",
+                "-q", "--tile-px", "32"]
+        for name, devices in (("one", "/cpu:0"), ("two", "/cpu:0,/cpu:1")):
+            result = CliRunner().invoke(app, base + ["-o", r"{tmp_path}/" + name + ".png", "--devices", devices])
+            assert result.exit_code == 0, result.output
+    """)
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    one, two = (images.read_image(tmp_path / f"{name}.png") for name in ("one", "two"))
+    assert np.abs(one - two).max() * 255 <= 2

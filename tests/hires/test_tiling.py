@@ -1,0 +1,94 @@
+"""The memory planner: whole image or tiles, correction pairs, refusals with numbers."""
+
+import pytest
+
+from core.tiles import tile_geometry
+from hires.errors import HiresError
+from hires.tiling import MIN_CORRECTION_PAIRS, candidate_tiles, estimate_bytes, plan_memory, tile_count
+
+LAYERS = ["block4_conv2", "block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1"]
+
+
+def _estimate(backbone, height, width, *, pairs=10, tile_px=None, optimizer="lbfgs"):
+    return estimate_bytes(backbone, LAYERS, "block4_conv2", height, width, correction_pairs=pairs,
+                          optimizer=optimizer, tile_px=tile_px)
+
+
+def _plan(backbone, height, width, budget, **options):
+    options.setdefault("correction_pairs", 10)
+    options.setdefault("optimizer", "lbfgs")
+    return plan_memory(backbone, LAYERS, "block4_conv2", height, width, budget_bytes=budget, **options)
+
+
+def test_each_correction_pair_costs_two_image_vectors(tiny):
+    step = _estimate(tiny, 480, 640, pairs=6) - _estimate(tiny, 480, 640, pairs=5)
+    assert step == 2 * 480 * 640 * 3 * 4
+
+
+def test_tiles_need_less_than_the_whole_image(tiny):
+    whole = _estimate(tiny, 960, 1280)
+    tiled = _estimate(tiny, 960, 1280, tile_px=320)
+    assert tiled < whole
+    # What never tiles: the history and optimiser vectors, and the content target.
+    assert _estimate(tiny, 960, 1280, tile_px=32) > (2 * 10 + 8) * 960 * 1280 * 3 * 4
+
+
+def test_candidate_tiles_are_stride_multiples_from_large_to_small():
+    sides = candidate_tiles(480, 640, 16)
+    assert sides[0] is None
+    assert sides[1:] == sorted(sides[1:], reverse=True)
+    assert all(side % 16 == 0 and side >= 32 for side in sides[1:])
+    assert sides[1] == 320  # two tiles across the long edge
+
+
+def test_without_a_budget_the_whole_image_is_evaluated(tiny):
+    plan = _plan(tiny, 480, 640, None)
+    assert plan.tile_px is None and plan.tiles == 1 and plan.correction_pairs == 10
+
+
+def test_a_budget_below_the_whole_image_picks_the_largest_tiles_that_fit(tiny):
+    whole = _estimate(tiny, 960, 1280)
+    plan = _plan(tiny, 960, 1280, whole - 1)
+    assert plan.tile_px is not None and plan.estimate_bytes <= whole - 1
+    larger = [t for t in candidate_tiles(960, 1280, 16)[1:] if t > plan.tile_px]
+    assert all(_estimate(tiny, 960, 1280, tile_px=t) > whole - 1 for t in larger)
+    assert plan.tiles == tile_count(960, 1280, plan.tile_px) and plan.correction_pairs == 10
+
+
+def test_the_history_is_cut_when_no_tile_leaves_room_for_it(tiny):
+    smallest = candidate_tiles(960, 1280, 16)[-1]
+    budget = _estimate(tiny, 960, 1280, pairs=6, tile_px=smallest)
+    plan = _plan(tiny, 960, 1280, budget)
+    assert MIN_CORRECTION_PAIRS <= plan.correction_pairs <= 6
+    assert "correction pairs" in plan.note
+
+
+def test_a_rung_that_cannot_fit_is_refused_with_the_numbers(tiny):
+    with pytest.raises(HiresError, match=r"needs [\d.]+ GiB on one device .* but [\d.]+ GiB is usable"):
+        _plan(tiny, 960, 1280, 10_000)
+
+
+def test_a_forced_tile_size_is_rounded_to_the_stride(tiny):
+    plan = _plan(tiny, 480, 640, None, tile_px=100)
+    assert plan.tile_px == 112 and "rounded" in plan.note
+    assert _plan(tiny, 480, 640, None, tile_px=640).tile_px is None  # no smaller than the image
+    with pytest.raises(HiresError, match="at least 32 px"):
+        _plan(tiny, 480, 640, None, tile_px=16)
+
+
+def test_several_devices_get_a_tile_each(tiny):
+    plan = _plan(tiny, 480, 640, None, replicas=4)
+    assert plan.tiles >= 4
+
+
+def test_the_margin_comes_from_the_backbone(tiny, hed):
+    assert tile_geometry(tiny, LAYERS)[:2] == (16, 48)
+    assert tile_geometry(hed, LAYERS)[:2] == (16, 64)
+
+
+def test_a_24x36_inch_poster_plan_on_an_80_gb_gpu(hed):
+    """7200 x 10800 px: tiled, with every rung inside the budget."""
+    budget = int(80 * 2**30 * 0.85)
+    plan = _plan(hed, 10800, 7200, budget)
+    assert plan.tile_px is not None and plan.estimate_bytes <= budget
+    assert _estimate(hed, 10800, 7200) > budget  # the whole poster at once would not fit
