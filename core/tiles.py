@@ -431,6 +431,22 @@ class TiledObjective:
                 surrogate += tf.reduce_sum(weight * gram_sum)
         return tape.gradient(surrogate, crop, unconnected_gradients=tf.UnconnectedGradients.ZERO)
 
+    def _tile_gradient_of_replica(self, *args) -> tuple[tf.Tensor, tf.Tensor]:
+        """Pass 2 for the tile of the replica it runs on, with that replica's number."""
+        replica = tf.distribute.get_replica_context().replica_id_in_sync_group
+        return self._tile_gradient(*args), tf.convert_to_tensor(replica)
+
+    def _sum_over_workers(self, gradient: np.ndarray, first_local: int) -> np.ndarray:
+        """Adds up the gradients of every worker's tiles (MultiWorkerMirroredStrategy).
+
+        This worker's tiles are already in ``gradient``; one of its replicas hands it to an
+        all-reduce, the others hand zeros, so that every worker ends with the whole gradient.
+        """
+        values = self._strategy.experimental_distribute_values_from_function(
+            lambda context: tf.constant(gradient) if context.replica_id_in_sync_group == first_local
+            else tf.zeros_like(gradient))
+        return self._strategy.reduce(tf.distribute.ReduceOp.SUM, values, axis=None).numpy()
+
     def _trace_pixels(self, image: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         """Total variation and range penalty of the whole image, and their weighted gradient."""
         self.traces += 1
@@ -477,7 +493,9 @@ class TiledObjective:
         gram_sums = [tf.zeros_like(self._targets.grams[name]) for name in self._style_names]
         squared_error = tf.constant(0.0)
         for _, result in self._run(self._tile_parts, image):
-            parts, error = self._strategy.reduce(tf.distribute.ReduceOp.SUM, result, axis=None)
+            # Leaf by leaf: MultiWorkerMirroredStrategy reduces tensors, not nested structures.
+            parts, error = tf.nest.map_structure(
+                lambda value: self._strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None), result)
             gram_sums = [total + part for total, part in zip(gram_sums, parts)]
             squared_error += error
         return dict(zip(self._style_names, gram_sums)), squared_error
@@ -534,13 +552,20 @@ class TiledObjective:
         gram_weights, content_weight = tape.gradient(
             network, (tuple(gram_sums[name] for name in self._style_names), squared_error)
         )
-        tv, excursion, gradient = self._pixel_terms(image)
-        gradient = gradient.numpy()
-        for group, result in self._run(self._tile_gradient, image, (gram_weights, content_weight)):
+        tv, excursion, pixel_gradient = self._pixel_terms(image)
+        gradient = np.zeros(image.shape, np.float32)
+        local_replicas = set()
+        for group, result in self._run(self._tile_gradient_of_replica, image, (gram_weights, content_weight)):
             # Crops differ in shape, so each replica's gradient is added at its own place.
-            for tile, part in zip(group, self._strategy.experimental_local_results(result)):
+            parts, replicas = (self._strategy.experimental_local_results(value) for value in result)
+            for part, replica in zip(parts, replicas):
+                tile = group[int(replica)]
+                local_replicas.add(int(replica))
                 if tile is not None:
                     rows, columns = tile.crop.slices()
                     gradient[:, rows, columns, :] += part.numpy()
+        if len(local_replicas) < self._strategy.num_replicas_in_sync:  # other workers hold other tiles
+            gradient = self._sum_over_workers(gradient, min(local_replicas))
+        gradient += pixel_gradient.numpy()
         total = self._assemble_terms(content, style, tv, excursion)["total"]
         return total, tf.constant(gradient)

@@ -232,6 +232,9 @@ def _run(job, quiet: bool, *, restart: bool = False, checkpoint_minutes: float =
 
     from hires.render import render as render_job
 
+    from hires.devices import start_workers
+
+    start_workers()  # with TF_CONFIG: before TensorFlow starts, as its collectives require
     reporter = _reporter(quiet)
     # SIGTERM (a scheduler's pre-emption, `kill`) checkpoints and exits 143, as Ctrl-C exits 130.
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
@@ -241,6 +244,9 @@ def _run(job, quiet: bool, *, restart: bool = False, checkpoint_minutes: float =
         signal.signal(signal.SIGTERM, previous)
         if hasattr(reporter, "close"):
             reporter.close()
+    if not result.width_px:  # a non-chief worker of TF_CONFIG: the chief writes the files
+        typer.echo(f"this worker's tiles are done ({result.seconds:.0f} s); the chief writes {result.output}")
+        return
     typer.echo(f"wrote {result.output} ({result.width_px}x{result.height_px}, "
                f"{result.backbone}, {result.seconds:.0f} s)")
 

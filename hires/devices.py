@@ -158,12 +158,28 @@ def _workers() -> int:
         raise HiresError(f"TF_CONFIG is not the JSON tf.distribute expects ({exc}); see the README") from exc
 
 
+_MULTI_WORKER: list = []  # the one MultiWorkerMirroredStrategy of this process, once made
+
+
+def start_workers() -> None:
+    """Joins the ``TF_CONFIG`` cluster, if there is one.
+
+    Must run before TensorFlow does anything else in the process: the strategy configures the
+    collective operations, which TensorFlow allows only at start-up.
+    """
+    import tensorflow as tf
+
+    if _workers() > 1 and not _MULTI_WORKER:
+        _MULTI_WORKER.append(tf.distribute.MultiWorkerMirroredStrategy())
+
+
 def make_strategy(devices: DeviceSet) -> tf.distribute.Strategy | None:
     """The strategy that spreads tiles over ``devices``; None for one device on one host."""
     import tensorflow as tf
 
     if devices.workers > 1:
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        start_workers()
+        return _MULTI_WORKER[0]
     if len(devices.names) > 1:
         return tf.distribute.MirroredStrategy(list(devices.names))
     return None

@@ -30,7 +30,7 @@ from hires.checkpoint import (Checkpoint, DamagedCheckpoint, digest_of, read_che
 from hires.config import RenderSettings, resolve_ladder
 from core.tiles import TiledObjective, compute_targets_tiled, plan_tiles
 from hires.contact_sheet import SheetRung, make_contact_sheet
-from hires.devices import DeviceSet, MachineOptions, find_devices, make_strategy
+from hires.devices import DeviceSet, MachineOptions, find_devices, is_chief, make_strategy
 from hires.errors import HiresError
 from hires.ladder import Rung, rung_shape
 from hires.printsize import PrintTarget
@@ -333,8 +333,9 @@ class RenderInterrupted(BaseException):
 class _Checkpointer:
     """Writes checkpoints: at the end of every rung, every ``seconds`` within one, and on interruption."""
 
-    def __init__(self, folder: Path, checkpoint: Checkpoint, seconds: float) -> None:
+    def __init__(self, folder: Path, checkpoint: Checkpoint, seconds: float, *, writes: bool = True) -> None:
         self.folder = folder
+        self.writes = writes  # False on the non-chief workers of a multi-worker render
         self.checkpoint = checkpoint
         self.seconds = seconds
         self.latest: Progress | None = None  # the newest chunk, if not yet written
@@ -359,7 +360,8 @@ class _Checkpointer:
             return
         self.checkpoint.optimizer = state_to_arrays(self.latest.state)
         self.checkpoint.partial = self.history()
-        write_checkpoint(self.folder, self.checkpoint)
+        if self.writes:
+            write_checkpoint(self.folder, self.checkpoint)
         self.latest, self.last_write = None, time.monotonic()
 
     def rung_finished(self, result: RungResult) -> None:
@@ -368,14 +370,19 @@ class _Checkpointer:
         self.checkpoint.rung = result.plan.index + 1
         self.checkpoint.start_image = result.image[None]
         self.checkpoint.optimizer, self.checkpoint.partial = None, None
-        write_checkpoint(self.folder, self.checkpoint)
+        if self.writes:
+            write_checkpoint(self.folder, self.checkpoint)
         self.latest, self.last_write = None, time.monotonic()
         self.earlier, self.chunks = {"iterations": [], "losses": []}, []
 
 
-def _open_checkpoint(job: RenderJob, digest: str, restart: bool, reporter: Reporter) -> Checkpoint:
+def _open_checkpoint(job: RenderJob, digest: str, restart: bool, reporter: Reporter,
+                     chief: bool = True) -> Checkpoint:
     """The checkpoint to continue from, or a fresh one; a damaged one is reported and replaced."""
     folder = state_folder(job.output)
+    if not chief:  # a non-chief worker follows the chief's checkpoint and never changes the folder
+        found = None if restart else _read_quietly(folder)
+        return found if found is not None and found.digest == digest else Checkpoint(digest)
     if restart:
         remove_state(folder)
         return Checkpoint(digest)
@@ -397,6 +404,13 @@ def _open_checkpoint(job: RenderJob, digest: str, restart: bool, reporter: Repor
     return found
 
 
+def _read_quietly(folder: Path) -> Checkpoint | None:
+    try:
+        return read_checkpoint(folder)
+    except DamagedCheckpoint:
+        return None
+
+
 def render(job: RenderJob, reporter: Reporter | None = None, *, restart: bool = False,
            checkpoint_seconds: float = 300.0) -> RenderResult:
     """Renders ``job``: every rung of its ladder, then the output file.
@@ -412,6 +426,8 @@ def render(job: RenderJob, reporter: Reporter | None = None, *, restart: bool = 
     """
     reporter = reporter or SilentReporter()
     clock = time.perf_counter()
+    chief = is_chief()  # with TF_CONFIG, only the chief writes files; the others lend their devices
+    job = job if chief else replace(job, save_rungs=False)
     inputs = _read_inputs(job)
     job = replace(job, settings=inputs.settings)
     backbone, why = choose_backbone(job.settings)
@@ -426,11 +442,11 @@ def render(job: RenderJob, reporter: Reporter | None = None, *, restart: bool = 
     strategy = make_strategy(devices)
     files = [job.content, *job.styles] + ([Path(job.settings.init)] if inputs.init is not None else [])
     digest = digest_of(files, job.settings, f"{backbone.name} {backbone.source}")
-    checkpoint = _open_checkpoint(job, digest, restart, reporter)
+    checkpoint = _open_checkpoint(job, digest, restart, reporter, chief)
     reporter.message(f"each rung keeps the photograph's aspect ratio, sides rounded to multiples of "
                      f"{plans[0].stride} px (the backbone's total stride)")
     reporter.ladder_started(plans)
-    checkpointer = _Checkpointer(state_folder(job.output), checkpoint, checkpoint_seconds)
+    checkpointer = _Checkpointer(state_folder(job.output), checkpoint, checkpoint_seconds, writes=chief)
     present = _presenter(inputs)
     results = _resumed_results(job, plans, checkpoint)
     image = inputs.init if checkpoint.start_image is None else tf.constant(checkpoint.start_image)
@@ -445,6 +461,8 @@ def render(job: RenderJob, reporter: Reporter | None = None, *, restart: bool = 
     except (KeyboardInterrupt, RenderInterrupted):
         checkpointer.flush()
         raise
+    if not chief:
+        return RenderResult(job.output, tuple(results), backbone.name, time.perf_counter() - clock)
     height_px, width_px = _write_output(job, inputs, present(results[-1].image))
     if job.save_rungs:
         sheet = make_contact_sheet(inputs.content[0].numpy(), [s[0].numpy() for s in inputs.styles],

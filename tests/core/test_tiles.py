@@ -2,6 +2,7 @@
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -216,6 +217,54 @@ def test_two_replicas_equal_one_device():
     assert abs(digest["style_two"] / digest["style_one"] - 1) < 1e-6
     assert digest["gradient_two_one"] < 1e-6 and digest["gradient_two_whole"] < TOLERANCE
     assert digest["traces_two"] == 5  # passes 1 and 2 once per device, the pixel terms once
+
+
+_WORKER = """
+import json, os, sys
+index, ports = int(sys.argv[1]), sys.argv[2].split(",")
+os.environ["TF_CONFIG"] = json.dumps({"cluster": {"worker": [f"localhost:{p}" for p in ports]},
+                                      "task": {"type": "worker", "index": index}})
+import numpy as np
+import tensorflow as tf
+strategy = tf.distribute.MultiWorkerMirroredStrategy()
+from core.backbones import load_backbone
+from core.tiles import TiledObjective, plan_tiles
+from tests.core.test_tiles import SPEC, _problem, _whole
+tiny = load_backbone("tiny")
+extractor, targets, image = _problem(tiny, 64, 96)
+plan = plan_tiles(64, 96, tile_px=32, backbone=tiny, layer_names=SPEC.layer_names)
+terms, whole = _whole(extractor, targets, image)
+total, gradient = TiledObjective(extractor, SPEC, targets, plan, strategy=strategy).value_and_gradient(image)
+print(json.dumps({"replicas": strategy.num_replicas_in_sync, "loss": abs(float(total) / terms["total"] - 1),
+                  "gradient": float(np.abs(gradient.numpy() - whole).max() / np.abs(whole).max())}))
+"""
+
+
+def _free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    for each in sockets:
+        each.bind(("localhost", 0))
+    ports = [each.getsockname()[1] for each in sockets]
+    for each in sockets:
+        each.close()
+    return ports
+
+
+def test_two_workers_equal_the_whole_image():
+    """MultiWorkerMirroredStrategy over two processes on this host, as TF_CONFIG would set up two hosts:
+    each worker evaluates its own tiles, and both end with the whole image's loss and gradient."""
+    root = Path(__file__).resolve().parents[2]
+    environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(root)}
+    environment.pop("TF_CONFIG", None)
+    ports = ",".join(str(port) for port in _free_ports(2))
+    workers = [subprocess.Popen([sys.executable, "-c", _WORKER, str(i), ports], cwd=root, env=environment,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(2)]
+    outputs = [worker.communicate(timeout=180) for worker in workers]
+    for worker, (stdout, stderr) in zip(workers, outputs):
+        assert worker.returncode == 0, stderr[-3000:]
+        digest = json.loads(stdout.strip().splitlines()[-1])
+        assert digest["replicas"] == 2
+        assert digest["loss"] < TOLERANCE and digest["gradient"] < TOLERANCE, digest
 
 
 @pytest.mark.real

@@ -1,6 +1,8 @@
 """Devices, their memory, TF_CONFIG, and renders spread over tiles and devices from the command line."""
 
 import json
+import os
+import socket
 import subprocess
 import sys
 import textwrap
@@ -115,3 +117,33 @@ def test_a_render_over_two_devices_matches_one_device(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     one, two = (images.read_image(tmp_path / f"{name}.png") for name in ("one", "two"))
     assert np.abs(one - two).max() * 255 <= 2
+
+
+def test_a_render_over_two_workers_matches_one_process(tmp_path):
+    """TF_CONFIG with two workers on this host: the chief writes the picture of a one-process
+    render; the other worker writes nothing."""
+    content, style = _inputs(tmp_path)
+    base = ["render", str(content), str(style), "--backbone", "tiny", "--size", "64", "--iterations", "6",
+            "--tile-px", "32", "-q"]
+    assert runner.invoke(app, base + ["-o", str(tmp_path / "single.png")]).exit_code == 0
+    sockets = [socket.socket() for _ in range(2)]
+    for each in sockets:
+        each.bind(("localhost", 0))
+    cluster = {"worker": [f"localhost:{each.getsockname()[1]}" for each in sockets]}
+    for each in sockets:
+        each.close()
+    (tmp_path / "multi").mkdir()
+    workers = []
+    for index in (1, 0):
+        environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT),
+                       "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})}
+        command = [sys.executable, "-m", "hires", *base, "-o", str(tmp_path / "multi" / "out.png")]
+        workers.append(subprocess.Popen(command, cwd=ROOT, env=environment, stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, text=True))
+    outputs = [worker.communicate(timeout=240) for worker in workers]
+    for worker, (stdout, stderr) in zip(workers, outputs):
+        assert worker.returncode == 0, stderr[-3000:]
+    assert "the chief writes" in outputs[0][0]
+    assert sorted(p.name for p in (tmp_path / "multi").iterdir()) == ["out.contact.png", "out.png", "out.rungs"]
+    difference = images.read_image(tmp_path / "single.png") - images.read_image(tmp_path / "multi" / "out.png")
+    assert np.abs(difference).max() * 255 <= 2
