@@ -385,3 +385,33 @@ def test_an_existing_contact_sheet_is_not_replaced_without_overwrite(tmp_path, i
     with pytest.raises(HiresError, match="overwrite"):
         render(RenderJob(content, (style,), tmp_path / "out.png", _tiny_settings(Rung(32, 2))))
     assert sheet.read_bytes() == b"mine"
+
+
+def _recording(monkeypatch, name: str) -> list:
+    """Records every objective of class ``name`` that the render makes."""
+    made, original = [], getattr(render_module, name)
+
+    def record(*args, **kwargs):
+        made.append(original(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(render_module, name, record)
+    return made
+
+
+def test_each_rung_is_traced_once_across_its_chunks(tmp_path, inputs, monkeypatch):
+    made = _recording(monkeypatch, "WholeImageObjective")
+    settings = _tiny_settings(Rung(32, 6), Rung(64, 6), chunk_iterations=2)
+    render_module.render(RenderJob(inputs[0], (inputs[1],), tmp_path / "out.png", settings))
+    assert [objective.traces for objective in made] == [2, 2]  # value and gradient, terms: once each
+
+
+def test_a_tiled_rung_is_traced_once_for_all_its_tiles(tmp_path, inputs, monkeypatch):
+    from hires.devices import MachineOptions
+
+    made = _recording(monkeypatch, "TiledObjective")
+    settings = _tiny_settings(Rung(32, 4), Rung(64, 6), chunk_iterations=2)
+    job = RenderJob(inputs[0], (inputs[1],), tmp_path / "out.png", settings, machine=MachineOptions(tile_px=32))
+    render_module.render(job)
+    assert len(made) == 1 and made[0].plan.tile_count == 4  # the 32 px rung is not cut
+    assert made[0].traces == 3  # pass 1, pass 2 and the pixel terms, once each for 4 tile shapes
