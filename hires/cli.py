@@ -481,6 +481,22 @@ def _print_bench(report) -> None:
                       f"{t.untiled_seconds_per_megapixel_evaluation:.3f}: {t.ratio:.2f}x", markup=False)
 
 
+def _parse_rungs(text: str) -> tuple:
+    """``"128:100,256:30"`` -> rungs; HiresError naming the part that is wrong."""
+    from hires.ladder import Rung
+
+    rungs = []
+    for part in text.split(","):
+        try:
+            edge, iterations = (int(v) for v in part.split(":"))
+        except ValueError:
+            raise HiresError(f"--ladder: {part!r} is not PX:ITERATIONS, e.g. 256:100") from None
+        if edge < 16 or iterations < 1 or (rungs and edge <= rungs[-1].long_edge_px):
+            raise HiresError(f"--ladder: rungs must grow from at least 16 px, with 1 or more iterations; got {part!r}")
+        rungs.append(Rung(edge, iterations))
+    return tuple(rungs)
+
+
 @bench_app.command("ladder")
 @user_errors
 def bench_ladder(
@@ -490,6 +506,8 @@ def bench_ladder(
     single_iterations: Annotated[int, typer.Option(help="Iterations of the single rung.")] = 100,
     first_iterations: Annotated[int, typer.Option(help="Iterations of the ladder's first rung (256 px).")] = 100,
     top_iterations: Annotated[int, typer.Option(help="Iterations of each later rung of the ladder.")] = 30,
+    ladder_rungs: Annotated[Optional[str], typer.Option("--ladder", help="The ladder's rungs as PX:ITERATIONS, e.g. 128:100,256:30,512:20 (the last is the target; replaces --size, --first-iterations and --top-iterations).")] = None,
+    chunk_iterations: Annotated[int, typer.Option(help="Iterations between the loss readings of both curves.")] = 10,
     backbone: Annotated[BackboneChoice, typer.Option(help="Feature network.")] = BackboneChoice.vgg16_hed,
     json_path: Annotated[Optional[Path], typer.Option("--json", help="Also write the curves as JSON here.")] = None,
 ) -> None:
@@ -501,8 +519,10 @@ def bench_ladder(
     from hires.config import default_settings
     from hires.ladder import default_rungs
 
-    rungs = default_rungs(size, iterations=first_iterations, upper_iterations=top_iterations)
-    settings = replace(default_settings(), backbone=backbone.value)
+    rungs = (default_rungs(size, iterations=first_iterations, upper_iterations=top_iterations)
+             if ladder_rungs is None else _parse_rungs(ladder_rungs))
+    size = rungs[-1].long_edge_px
+    settings = replace(default_settings(), backbone=backbone.value, chunk_iterations=chunk_iterations)
     with tempfile.TemporaryDirectory(prefix="hires-bench-") as folder:
         single, ladder = compare_ladder_to_single(
             content, style, settings=settings, ladder_rungs=rungs, single_iterations=single_iterations,

@@ -247,3 +247,14 @@ def test_bench_ladder_still_runs_as_a_subcommand(tmp_path):
     assert result.exit_code == 0, result.output
     assert "ladder 64 px vs one 64 px rung" in result.stdout
     assert "bench: " not in result.stderr  # the measurement did not run as well
+
+
+def test_bench_ladder_takes_its_rungs_from_the_command_line(tmp_path):
+    content = save_png(tmp_path / "c.png", smooth_image(48, 64, 0))
+    style = save_png(tmp_path / "s.png", noise_image(40, 40, 1))
+    base = ["bench", "ladder", str(content), str(style), "--backbone", "tiny", "--single-iterations", "2"]
+    result = runner.invoke(app, base + ["--ladder", "32:2,48:2,64:2", "--chunk-iterations", "1"])
+    assert result.exit_code == 0, result.output
+    assert "ladder 32 -> 48 -> 64 px vs one 64 px rung" in result.stdout
+    broken = runner.invoke(app, base + ["--ladder", "64:2,32:2"])
+    assert broken.exit_code == 2 and "--ladder" in broken.output
