@@ -140,15 +140,21 @@ def make_loss_function(extractor: Extractor, spec: LossSpec, targets: Targets) -
         style = losses.style_loss(grams, targets.grams, style_weights)
         tv = losses.total_variation_loss(image) if spec.tv_weight > 0 else tf.constant(0.0)
         excursion = losses.range_penalty(image)
-        total = (
-            spec.content_weight * content
-            + spec.style_weight * style
-            + spec.tv_weight * tv
-            + RANGE_WEIGHT * excursion
-        )
-        return {"total": total, "content": content, "style": style, "tv": tv, "range": excursion}
+        return assemble_terms(spec, content, style, tv, excursion)
 
     return loss_function
+
+
+def assemble_terms(spec: LossSpec, content: tf.Tensor, style: tf.Tensor, tv: tf.Tensor,
+                   excursion: tf.Tensor) -> LossTerms:
+    """The five scalar terms, with ``total`` their weighted sum (whole image or tiles alike)."""
+    total = (
+        spec.content_weight * content
+        + spec.style_weight * style
+        + spec.tv_weight * tv
+        + RANGE_WEIGHT * excursion
+    )
+    return {"total": total, "content": content, "style": style, "tv": tv, "range": excursion}
 
 
 class Objective(Protocol):

@@ -31,7 +31,7 @@ from core import losses
 from core.backbones import Backbone, Extractor, receptive_field
 from core.errors import CoreError
 from core.losses import EPSILON  # the same epsilon as losses.content_loss: tiled equals whole
-from core.objective import RANGE_WEIGHT, LossSpec, Targets, blend_weights
+from core.objective import RANGE_WEIGHT, LossSpec, Targets, assemble_terms, blend_weights
 
 
 @dataclass(frozen=True)
@@ -518,18 +518,7 @@ class TiledObjective:
         _check_size(image, self.plan)
         content, style = self._network_terms(*self._sums(image))
         tv, excursion, _ = self._pixel_terms(image)
-        return self._assemble_terms(content, style, tv, excursion)
-
-    def _assemble_terms(self, content: tf.Tensor, style: tf.Tensor, tv: tf.Tensor, excursion: tf.Tensor) -> dict:
-        """The five terms of ``make_loss_function``, with the same weighted total."""
-        spec = self._spec
-        total = (
-            spec.content_weight * content
-            + spec.style_weight * style
-            + spec.tv_weight * tv
-            + RANGE_WEIGHT * excursion
-        )
-        return {"total": total, "content": content, "style": style, "tv": tv, "range": excursion}
+        return assemble_terms(self._spec, content, style, tv, excursion)
 
     def value_and_gradient(self, image: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """The total loss and its gradient, tile by tile.
@@ -567,5 +556,5 @@ class TiledObjective:
         if len(local_replicas) < self._strategy.num_replicas_in_sync:  # other workers hold other tiles
             gradient = self._sum_over_workers(gradient, min(local_replicas))
         gradient += pixel_gradient.numpy()
-        total = self._assemble_terms(content, style, tv, excursion)["total"]
+        total = assemble_terms(self._spec, content, style, tv, excursion)["total"]
         return total, tf.constant(gradient)

@@ -27,6 +27,7 @@ from core.backbones import Backbone, Extractor, receptive_field
 from core.objective import (LossSpec, Targets, WholeImageObjective, compute_targets, make_extractor,
                             make_loss_function)
 from core.optimize import ADAM_PRESETS, Progress, minimize_adam, minimize_lbfgs
+from core.tiles import TiledObjective, plan_tiles
 from hires.config import RenderSettings
 from hires.demo_images import draw_demo_content, draw_demo_style
 from hires.errors import HiresError
@@ -208,7 +209,7 @@ class OptimizerComparison:
 class TilingComparison:
     """Seconds per megapixel-evaluation tiled (``core.tiles``) over untiled, at the largest size.
 
-    The tiled fields are None, and ``reason`` says why, when ``core.tiles`` cannot be measured.
+    The tiled fields are None, and ``reason`` says why, when the size is too small to cut.
     The untiled figure is this run's whole-image timing at that size (with XLA under ``--xla``).
     """
 
@@ -378,44 +379,20 @@ def compare_optimizers(problem: BenchProblem, *, iterations: int, adam_preset: s
 
 def compare_tiling(problem: BenchProblem, backbone: Backbone, untiled: EvaluationTiming, *, stride: int,
                    repeats: int) -> TilingComparison:
-    """Tiled (``core.tiles.TiledObjective``, tiles about half the long edge) against untiled cost per pixel.
-
-    ``core.tiles`` is being written alongside this bench: when it does not import, lacks
-    ``TiledObjective`` or ``plan_tiles``, or fails, the tiled fields are None and ``reason``
-    says why, so that the rest of the report still comes out.
-    """
+    """Tiled (``core.tiles.TiledObjective``, tiles about half the long edge) against untiled cost per pixel."""
     height, width = problem.shape
     untiled_per_megapixel = untiled.seconds_per_evaluation / untiled.megapixels
     base = TilingComparison(problem.long_edge_px, height, width, untiled_per_megapixel)
-    try:
-        from core import tiles
-    except ImportError as exc:
-        return replace(base, reason=f"core.tiles does not import: {exc}")
-    missing = [name for name in ("TiledObjective", "plan_tiles") if not hasattr(tiles, name)]
-    if missing:
-        return replace(base, reason=f"core.tiles has no {' or '.join(missing)} yet")
-    tile_px = max(stride, round(max(height, width) / 2 / stride) * stride)
-    try:
-        plan = tiles.plan_tiles(height, width, tile_px=tile_px, backbone=backbone,
-                                layer_names=problem.spec.layer_names)
-        objective = tiles.TiledObjective(problem.extractor, problem.spec, problem.targets, plan)
-        first, runs = _time_calls(lambda: objective.value_and_gradient(problem.content), repeats)
-    except Exception as exc:  # work in progress elsewhere: report it rather than lose the whole bench
-        return replace(base, tile_px=tile_px, reason=f"core.tiles failed: {type(exc).__name__}: {exc}")
+    tile_px = max(2 * stride, round(max(height, width) / 2 / stride) * stride)
+    plan = plan_tiles(height, width, tile_px=tile_px, backbone=backbone, layer_names=problem.spec.layer_names)
+    if plan.tile_count == 1:
+        return replace(base, tile_px=tile_px, tiles=1, reason="too small to cut into tiles")
+    objective = TiledObjective(problem.extractor, problem.spec, problem.targets, plan)
+    first, runs = _time_calls(lambda: objective.value_and_gradient(problem.content), repeats)
     tiled_per_megapixel = statistics.median(runs) / problem.megapixels
-    return replace(base, tile_px=tile_px, tiles=_count_tiles(plan), tiled_first_call_seconds=first,
+    return replace(base, tile_px=tile_px, tiles=plan.tile_count, tiled_first_call_seconds=first,
                    tiled_seconds_per_megapixel_evaluation=tiled_per_megapixel,
                    ratio=tiled_per_megapixel / untiled_per_megapixel)
-
-
-def _count_tiles(plan) -> int | None:
-    """The number of tiles of a ``core.tiles`` plan, if it says."""
-    for candidate in (getattr(plan, "tiles", None), plan):
-        try:
-            return len(candidate)
-        except TypeError:
-            continue
-    return None
 
 
 def run_bench(

@@ -9,9 +9,8 @@ from tensorflow_probability.python.optimizer import bfgs_utils
 from tensorflow_probability.python.optimizer.linesearch.hager_zhang import hager_zhang
 
 from core.linesearch import accept_or_search, accepting_first_step, satisfies_wolfe
-from core.objective import LossSpec, compute_targets, make_extractor, make_loss_function
 from core.optimize import minimize_lbfgs
-from tests.conftest import noise_image, smooth_image
+from tests.core.test_optimize import _tiny_problem
 
 Point = collections.namedtuple("Point", ["x", "f", "df"])
 
@@ -74,14 +73,6 @@ def test_the_patch_is_undone_even_after_an_error():
     assert bfgs_utils.hager_zhang is original
     with accepting_first_step(enabled=False):
         assert bfgs_utils.hager_zhang is original
-
-
-def _tiny_problem(tiny, size=32):
-    spec = LossSpec()
-    extractor = make_extractor(tiny, spec)
-    content = tf.constant(smooth_image(size, size, 1))
-    targets = compute_targets(extractor, spec, content, [tf.constant(noise_image(size, size, 2))])
-    return make_loss_function(extractor, spec, targets), content
 
 
 def _loss_after(history, evaluations):

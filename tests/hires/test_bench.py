@@ -5,14 +5,11 @@ count against a hand count, its nominal peaks, its table, and the tiled comparis
 """
 
 import json
-import sys
-import types
 from dataclasses import replace
 
 import pytest
 from typer.testing import CliRunner
 
-import core
 from core.objective import LossSpec
 from hires import bench
 from hires.bench import Curve, compare_ladder_to_single
@@ -137,15 +134,12 @@ def test_bench_compares_lbfgs_and_adam_at_equal_evaluations(bench_json):
     assert o["adam_total"] > 0
 
 
-def test_bench_compares_tiled_with_untiled_or_says_why_not(bench_json):
+def test_bench_compares_tiled_with_untiled(bench_json):
     t = bench_json["tiling"]
     assert t["long_edge_px"] == 64
     assert t["untiled_seconds_per_megapixel_evaluation"] == pytest.approx(
         bench_json["sizes"][1]["seconds_per_evaluation"] / bench_json["sizes"][1]["megapixels"])
-    if t["ratio"] is None:
-        assert t["reason"]
-    else:
-        assert t["tile_px"] == 32 and t["tiles"] >= 2 and t["ratio"] > 0 and t["reason"] is None
+    assert t["tile_px"] == 32 and t["tiles"] >= 2 and t["ratio"] > 0 and t["reason"] is None
 
 
 def _problem(tiny):
@@ -157,24 +151,11 @@ def _untiled(problem) -> bench.EvaluationTiming:
     return bench.EvaluationTiming(32, 32, 32, problem.megapixels, 1.0, (0.5,), 0.5, 0.002, 10, 20.0, None)
 
 
-def test_tiling_is_null_with_a_reason_when_core_tiles_does_not_import(tiny, monkeypatch):
-    monkeypatch.delattr(core, "tiles", raising=False)
-    monkeypatch.setitem(sys.modules, "core.tiles", None)  # makes the import fail
-    problem = _problem(tiny)
+def test_tiling_is_null_with_a_reason_when_the_size_is_one_tile(tiny):
+    problem = _problem(tiny)  # 32 px: half the long edge is one stride, below the smallest tile
     result = bench.compare_tiling(problem, tiny, _untiled(problem), stride=16, repeats=1)
-    assert result.ratio is None and result.tiled_seconds_per_megapixel_evaluation is None
-    assert result.reason.startswith("core.tiles does not import")
+    assert result.ratio is None and result.tiles == 1 and result.reason == "too small to cut into tiles"
     assert result.untiled_seconds_per_megapixel_evaluation == pytest.approx(0.5 / problem.megapixels)
-
-
-def test_tiling_is_null_with_a_reason_when_core_tiles_lacks_the_objective(tiny, monkeypatch):
-    unfinished = types.ModuleType("core.tiles")
-    unfinished.plan_tiles = lambda *args, **kwargs: None
-    monkeypatch.setattr(core, "tiles", unfinished, raising=False)
-    monkeypatch.setitem(sys.modules, "core.tiles", unfinished)
-    problem = _problem(tiny)
-    result = bench.compare_tiling(problem, tiny, _untiled(problem), stride=16, repeats=1)
-    assert result.ratio is None and result.reason == "core.tiles has no TiledObjective yet"
 
 
 @pytest.mark.parametrize("gpu, tf32, expected", [
