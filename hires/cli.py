@@ -195,7 +195,7 @@ def render(
     devices: Annotated[str, typer.Option(help="Devices: all (every GPU, else the CPU), cpu, gpu, GPU indices such as 0,1, or names such as /gpu:0,/gpu:1. Several devices share each rung's tiles; TF_CONFIG spreads them over hosts.")] = "all",
     memory_gb: Annotated[Optional[float], typer.Option(help="Memory of each device in GiB, instead of what the machine reports; the planner tiles rungs to fit it.")] = None,
     tile_px: Annotated[Optional[int], typer.Option(help="Force tiles of this side (px) on every rung larger than it. [default: the planner's choice]")] = None,
-    xla: Annotated[bool, typer.Option("--xla/--no-xla", help="Compile whole-image evaluations with XLA.")] = False,
+    xla: Annotated[bool, typer.Option("--xla/--no-xla", help="Compile whole-image evaluations with XLA (on this CPU: 0.7x the time and memory at 1024 px).")] = True,
     plan: Annotated[bool, typer.Option("--plan", help="Print the ladder that would run, and render nothing.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
@@ -327,7 +327,7 @@ def batch(
     devices: Annotated[str, typer.Option(help="Devices: all (every GPU, else the CPU), cpu, gpu, GPU indices such as 0,1, or names such as /gpu:0,/gpu:1. Several devices share each rung's tiles; TF_CONFIG spreads them over hosts.")] = "all",
     memory_gb: Annotated[Optional[float], typer.Option(help="Memory of each device in GiB, instead of what the machine reports; the planner tiles rungs to fit it.")] = None,
     tile_px: Annotated[Optional[int], typer.Option(help="Force tiles of this side (px) on every rung larger than it. [default: the planner's choice]")] = None,
-    xla: Annotated[bool, typer.Option("--xla/--no-xla", help="Compile whole-image evaluations with XLA.")] = False,
+    xla: Annotated[bool, typer.Option("--xla/--no-xla", help="Compile whole-image evaluations with XLA (on this CPU: 0.7x the time and memory at 1024 px).")] = True,
 ) -> None:
     """Render every job of JOB_FILE in turn; several processes or machines may share one job file.
 

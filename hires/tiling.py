@@ -4,10 +4,11 @@ much L-BFGS history, so that the rung fits the device.
 What a rung needs on one device:
 
 - the network on what one evaluation feeds it: the whole image, or one tile with its margins
-  (activations forward, and as much again backward);
+  (its forward activations times NETWORK_FACTOR, for the backward pass and temporaries);
 - vectors the size of the whole image that never tile: the image, its gradient, the search
   direction and line-search points, and L-BFGS's history of 2 x correction pairs vectors;
-- the content target: the content layer's features of the whole image.
+- the content target: the content layer's features of the whole image;
+- the process itself (BASELINE_BYTES).
 """
 
 from __future__ import annotations
@@ -21,6 +22,13 @@ from hires.errors import HiresError
 
 # Image-sized float vectors the optimiser keeps beside its history (see hires.render).
 OPTIMIZER_VECTORS = 8
+# Peak memory of one evaluation over the forward activations it keeps: the backward pass's
+# gradients and TensorFlow's temporaries. Measured on CPU with vgg16-hed: 3.3 at 1024x768 whole
+# (3.56 GiB peak), and the same factor predicts the 22.4 GiB peak of a 4096x3072 rung in tiles of
+# 2048 px (22.36 GiB measured).
+NETWORK_FACTOR = 3.3
+# The process itself: TensorFlow's runtime and the network's weights.
+BASELINE_BYTES = 2**30
 # Fewest L-BFGS correction pairs the planner will go down to before refusing a rung.
 MIN_CORRECTION_PAIRS = 3
 _FLOAT_BYTES = 4
@@ -55,10 +63,11 @@ def estimate_bytes(backbone: Backbone, layers: list[str], content_layer: str, he
         crop_h, crop_w = height, width
     else:
         crop_h, crop_w = min(height, tile_px + 2 * margin), min(width, tile_px + 2 * margin)
-    network = 2 * activation_floats(backbone, layers, crop_h, crop_w)
+    network = NETWORK_FACTOR * activation_floats(backbone, layers, crop_h, crop_w)
     history = 2 * correction_pairs if optimizer == "lbfgs" else 2
     vectors = (history + OPTIMIZER_VECTORS) * height * width * 3
-    return _FLOAT_BYTES * (network + vectors + _content_floats(backbone, content_layer, height, width))
+    floats = network + vectors + _content_floats(backbone, content_layer, height, width)
+    return BASELINE_BYTES + int(_FLOAT_BYTES * floats)
 
 
 def _content_floats(backbone: Backbone, content_layer: str, height: int, width: int) -> int:

@@ -6,7 +6,7 @@ import tensorflow as tf
 
 from core.errors import CoreError
 from core.objective import LossSpec, compute_targets, make_extractor, make_loss_function
-from tests.conftest import smooth_image
+from tests.conftest import noise_image, smooth_image
 
 
 def _read(path, size):
@@ -73,3 +73,19 @@ def test_bad_blend_and_weights_are_refused(tiny):
         LossSpec(style_weight=-1.0)
     with pytest.raises(CoreError, match="no layer"):
         make_extractor(tiny, LossSpec(content_layer="block9_conv9"))
+
+
+def test_xla_compiled_objective_equals_the_plain_graph(tiny):
+    from core.objective import WholeImageObjective
+
+    spec = LossSpec(tv_weight=0.5)
+    extractor = make_extractor(tiny, spec)
+    content = tf.constant(smooth_image(48, 64, 1))
+    targets = compute_targets(extractor, spec, content, [tf.constant(noise_image(40, 40, 2))])
+    loss_function = make_loss_function(extractor, spec, targets)
+    image = tf.constant(noise_image(48, 64, 3))
+    plain = WholeImageObjective(loss_function).value_and_gradient(image)
+    xla = WholeImageObjective(loss_function, jit_compile=True).value_and_gradient(image)
+    assert abs(float(xla[0]) / float(plain[0]) - 1) < 1e-5
+    scale = float(tf.reduce_max(tf.abs(plain[1])))
+    assert float(tf.reduce_max(tf.abs(xla[1] - plain[1]))) / scale < 1e-4

@@ -92,9 +92,9 @@ def test_a_rung_too_large_for_the_memory_is_refused_before_it_starts(tmp_path):
 def test_plan_shows_the_tiles_a_small_memory_needs(tmp_path):
     content, style = _inputs(tmp_path)
     result = runner.invoke(app, ["render", "--plan", str(content), str(style), "-o", str(tmp_path / "o.png"),
-                                 "--backbone", "tiny", "--size", "1024", "--memory-gb", "0.3"])
+                                 "--backbone", "tiny", "--size", "1024", "--memory-gb", "1.5"])
     assert result.exit_code == 0, result.output
-    assert "tiles of" in result.output and "0.3 GiB each (--memory-gb)" in result.output
+    assert "tiles of" in result.output and "1.5 GiB each (--memory-gb)" in result.output
 
 
 def test_a_render_over_two_devices_matches_one_device(tmp_path):
