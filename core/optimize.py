@@ -143,6 +143,7 @@ class _LBfgsRunner:
         self.objective = objective
         self.accept_first_step = accept_first_step
         self._scale = tf.constant(1.0 if scale is None else scale, tf.float32)
+        self._first: tuple | None = None  # choose_scale's evaluation, for start() to reuse
         self.options = dict(
             num_correction_pairs=correction_pairs,
             tolerance=0.0,  # no stopping on a small gradient: the normalised scale makes it meaningless
@@ -157,7 +158,11 @@ class _LBfgsRunner:
 
     def value_and_gradient(self, x: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """TFP's view of the objective: flat pixels ``(H W 3,)``, value and gradient scaled."""
-        value, gradient = self.objective.value_and_gradient(tf.reshape(x, self.shape))
+        first, self._first = self._first, None
+        if first is not None and bool(tf.reduce_all(first[0] == x)):
+            value, gradient = first[1:]  # the start point, already evaluated by choose_scale
+        else:
+            value, gradient = self.objective.value_and_gradient(tf.reshape(x, self.shape))
         return value * self._scale, tf.reshape(gradient, [-1]) * self._scale
 
     @property
@@ -165,9 +170,14 @@ class _LBfgsRunner:
         return float(self._scale.numpy())
 
     def choose_scale(self, x0: tf.Tensor) -> None:
-        """Scales the objective so that a step along the gradient at ``x0`` moves pixels by LBFGS_FIRST_STEP (RMS)."""
-        _, gradient = self.objective.value_and_gradient(tf.reshape(x0, self.shape))
+        """Scales the objective so that a step along the gradient at ``x0`` moves pixels by LBFGS_FIRST_STEP (RMS).
+
+        The evaluation is kept for ``start(x0)``, which would otherwise repeat it: at a tiled
+        poster rung one evaluation takes minutes.
+        """
+        value, gradient = self.objective.value_and_gradient(tf.reshape(x0, self.shape))
         self._scale = tf.constant(_scale_to(gradient, LBFGS_FIRST_STEP), tf.float32)
+        self._first = (x0, value, gradient)
 
     def start(self, x0: tf.Tensor) -> LBfgsOptimizerResults:
         """The state at ``x0`` (one evaluation), with an empty history."""
@@ -235,8 +245,9 @@ def minimize_lbfgs(
     clock = time.perf_counter()
     if state is None:
         runner = _LBfgsRunner(objective, shape, None, correction_pairs, tolerance, accept_first_step)
-        runner.choose_scale(tf.reshape(initial_image, [-1]))
-        results = runner.start(tf.reshape(initial_image, [-1]))
+        x0 = tf.reshape(initial_image, [-1])
+        runner.choose_scale(x0)
+        results = runner.start(x0)
         before = 0
     else:
         runner = _LBfgsRunner(objective, shape, state.scale, correction_pairs, tolerance,

@@ -133,3 +133,21 @@ def test_adam_resume_equals_uninterrupted(tiny):
     first = minimize_adam(loss_function, start, iterations=4, chunk_iterations=4)
     second = minimize_adam(loss_function, start, iterations=8, chunk_iterations=4, state=first.state)
     np.testing.assert_allclose(second.image.numpy(), whole.image.numpy(), atol=1e-6)
+
+
+def test_the_start_point_is_evaluated_once(tiny):
+    """Choosing the scale and starting L-BFGS share one evaluation: every evaluation is counted."""
+    from core.objective import WholeImageObjective
+
+    loss_function, start = _tiny_problem(tiny)
+    objective = WholeImageObjective(loss_function)
+    calls = []
+    original = objective.value_and_gradient
+
+    def counting(image):
+        calls.append(1)
+        return original(image)
+
+    objective.value_and_gradient = counting
+    result = minimize_lbfgs(objective, start, iterations=4, chunk_iterations=2)
+    assert len(calls) == result.evaluations
