@@ -146,16 +146,27 @@ def _host_memory() -> tuple[int, str]:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"), "installed RAM"
 
 
-def _workers() -> int:
-    """Workers named by ``TF_CONFIG``, or 1."""
+def _tf_config() -> dict | None:
+    """``TF_CONFIG`` as a dict, or None when it is not set."""
     config = os.environ.get("TF_CONFIG")
     if not config:
-        return 1
+        return None
     try:
-        cluster = json.loads(config)["cluster"]
-        return len(cluster.get("worker", [])) + len(cluster.get("chief", []))
-    except (ValueError, KeyError, TypeError) as exc:
+        parsed = json.loads(config)
+        if not isinstance(parsed.get("cluster"), dict):
+            raise KeyError("cluster")
+        return parsed
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise HiresError(f"TF_CONFIG is not the JSON tf.distribute expects ({exc}); see the README") from exc
+
+
+def _workers() -> int:
+    """Workers named by ``TF_CONFIG``, or 1."""
+    config = _tf_config()
+    if config is None:
+        return 1
+    cluster = config["cluster"]
+    return len(cluster.get("worker", [])) + len(cluster.get("chief", []))
 
 
 _MULTI_WORKER: list = []  # the one MultiWorkerMirroredStrategy of this process, once made
@@ -187,11 +198,10 @@ def make_strategy(devices: DeviceSet) -> tf.distribute.Strategy | None:
 
 def is_chief() -> bool:
     """Whether this process writes files: always, except on the non-chief workers of ``TF_CONFIG``."""
-    config = os.environ.get("TF_CONFIG")
-    if not config:
+    config = _tf_config()
+    if config is None:
         return True
-    task = json.loads(config).get("task", {})
-    cluster = json.loads(config).get("cluster", {})
-    if "chief" in cluster:
+    task = config.get("task", {})
+    if "chief" in config["cluster"]:
         return task.get("type") == "chief"
     return task.get("type") == "worker" and int(task.get("index", 0)) == 0
