@@ -36,6 +36,8 @@ class LossSpec:
             weighted equally).
         content_weight, style_weight, tv_weight: weights of the normalised terms.
         pooling: "avg" (the paper's) or "max".
+        precision: "float32", or "bfloat16" for the network's convolutions (mixed precision:
+            Gram matrices, losses and gradients stay float32; see ``build_extractor``).
     """
 
     content_layer: str = "block4_conv2"
@@ -44,6 +46,7 @@ class LossSpec:
     style_weight: float = 10.0
     tv_weight: float = 0.0
     pooling: str = "avg"
+    precision: str = "float32"
 
     def __post_init__(self) -> None:
         for name in ("content_weight", "style_weight", "tv_weight"):
@@ -70,7 +73,7 @@ class Targets:
 
 def make_extractor(backbone: Backbone, spec: LossSpec) -> Extractor:
     """The feature extractor for exactly the layers ``spec`` uses."""
-    return build_extractor(backbone, spec.layer_names, pooling=spec.pooling)
+    return build_extractor(backbone, spec.layer_names, pooling=spec.pooling, precision=spec.precision)
 
 
 def compute_targets(

@@ -149,7 +149,7 @@ class Peak:
     """The device's nominal peak, or why it is unknown (``tflops`` None, ``reason`` says why)."""
 
     tflops: float | None
-    precision: str | None  # "fp32" or "tf32": the arithmetic the convolutions run in
+    precision: str | None  # "fp32", "tf32" or "bf16": the arithmetic the convolutions run in
     fp32_tflops: float | None
     source: str | None
     reason: str | None
@@ -242,6 +242,7 @@ class BenchReport:
     # not say). The run's own threads raise the second; a high first one means other work was
     # running, and may have shared the CPUs with the bench.
     load_average: tuple[float, float] | None = None
+    precision: str = "float32"  # the network's arithmetic (--precision)
 
     def to_json(self) -> dict:
         """A JSON-ready dict: the dataclasses' fields by name, tuples as lists."""
@@ -300,13 +301,21 @@ def describe_machine() -> Machine:
                    bool(tf.config.experimental.tensor_float_32_execution_enabled()))
 
 
-def find_peak(machine: Machine) -> Peak:
-    """The nominal peak of the device the bench runs on (the first GPU, else the CPU), if known."""
+def find_peak(machine: Machine, precision: str = "float32") -> Peak:
+    """The nominal peak of the device the bench runs on (the first GPU, else the CPU), if known.
+
+    ``precision`` is the network's ("float32" or "bfloat16"); mixed precision runs most of the
+    FLOPs in bfloat16, whose dense tensor-core peak is twice TF32's on the GPUs listed with one.
+    """
     if not machine.gpus:
         return Peak(None, None, None, None, CPU_PEAK_REASON)
     name = machine.gpus[0]
     for pattern, fp32, tf32 in NOMINAL_GPU_PEAKS:
         if re.search(rf"\b{re.escape(pattern)}\b", name, re.IGNORECASE):  # "L4" is not "L40S"
+            if precision == "bfloat16":
+                if tf32 is None:
+                    return Peak(None, None, fp32, None, f"{name} has no bfloat16 tensor cores")
+                return Peak(2 * tf32, "bf16", fp32, PEAK_SOURCE, None)
             if machine.tf32 and tf32 is not None:
                 # TensorFlow runs fp32 convolutions on TF32 tensor cores by default on these.
                 return Peak(tf32, "tf32", fp32, PEAK_SOURCE, None)
@@ -403,7 +412,7 @@ def run_bench(
 
     Args:
         backbone: the network.
-        spec: the loss (layers, weights, pooling), as a render's first rung has it.
+        spec: the loss (layers, weights, pooling, precision), as a render's first rung has it.
         sizes_px: long edges; each image is the demo picture at the backbone's stride multiples.
         iterations: L-BFGS iterations of the optimiser comparison, run at the smallest size.
         repeats: warm evaluations per size; their median is reported.
@@ -421,7 +430,7 @@ def run_bench(
         raise HiresError(f"--iterations and --repeats must be 1 or more, not {iterations} and {repeats}")
     load_at_start = _load_average()
     machine = describe_machine()
-    peak = find_peak(machine)
+    peak = find_peak(machine, spec.precision)
     _, stride = max(receptive_field(backbone, name) for name in spec.layer_names)
     timings, problems = [], {}
     for size in sizes_px:
@@ -438,7 +447,7 @@ def run_bench(
     load_at_end = _load_average()
     load = (load_at_start, load_at_end) if load_at_start is not None and load_at_end is not None else None
     return BenchReport(machine, backbone.name, backbone_note, device, xla, peak, tuple(timings),
-                       optimizers, tiling, load)
+                       optimizers, tiling, load, spec.precision)
 
 
 def _load_average() -> float | None:

@@ -66,10 +66,20 @@ def digest_of(files: list[Path], settings: Any, backbone_source: str) -> str:
         with open(path, "rb") as stream:
             for block in iter(lambda: stream.read(1 << 20), b""):
                 hasher.update(block)
-    hasher.update(json.dumps(_plain(asdict(settings)), sort_keys=True).encode())
+    hasher.update(json.dumps(_plain(_without_new_defaults(asdict(settings))), sort_keys=True).encode())
     hasher.update(backbone_source.encode())
     hasher.update(str(FORMAT_VERSION).encode())
     return hasher.hexdigest()
+
+
+# Settings added after checkpoints were first written, with the value that means "as before":
+# left out of the digest at that value, so that a render begun by an older hires resumes.
+_LATER_SETTINGS = {"precision": "float32"}
+
+
+def _without_new_defaults(values: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in values.items()
+            if key not in _LATER_SETTINGS or value != _LATER_SETTINGS[key]}
 
 
 def _plain(value: Any) -> Any:

@@ -48,6 +48,11 @@ class PoolingChoice(str, Enum):
     max = "max"
 
 
+class PrecisionChoice(str, Enum):
+    float32 = "float32"
+    bfloat16 = "bfloat16"
+
+
 class PreserveChoice(str, Enum):
     none = "none"
     luminance = "luminance"
@@ -182,6 +187,7 @@ def render(
     style_layers: Annotated[Optional[str], typer.Option(help="Layers of the style term with weights, e.g. block1_conv1:1,block3_conv1:0.5 (weight 1 when omitted). [default: block1_conv1 ... block5_conv1, equal]")] = None,
     pooling: Annotated[Optional[PoolingChoice], typer.Option(help="avg (the paper's) or max. [default: avg]")] = None,
     upsample: Annotated[Optional[UpsampleChoice], typer.Option(help="How a rung's result is enlarged for the next. [default: bicubic]")] = None,
+    precision: Annotated[Optional[PrecisionChoice], typer.Option(help="The network's arithmetic: float32, or bfloat16 (mixed precision, for GPUs with bfloat16 tensor cores; Gram matrices, losses and L-BFGS stay float32). [default: float32]")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Seed of the noise initial image. [default: 0]")] = None,
     print_size: Annotated[Optional[str], typer.Option("--print", help="Print size, e.g. 24x36in, 50x70cm, 210x297mm: the photograph is fitted inside (the box turned to its orientation) at --dpi.")] = None,
     dpi: Annotated[Optional[float], typer.Option(help="Dots per inch for --print, written into the file. [default: 300 with --print]")] = None,
@@ -206,7 +212,7 @@ def render(
         style_scale=style_scale, style_blend=style_blend, init=init, optimizer=optimizer,
         adam_preset=adam_preset, correction_pairs=correction_pairs, tolerance=tolerance,
         content_layer=content_layer, style_layers=style_layers,
-        pooling=pooling, upsample=upsample, seed=seed, print_size=print_size, dpi=dpi, bit_depth=bit_depth,
+        pooling=pooling, precision=precision, upsample=upsample, seed=seed, print_size=print_size, dpi=dpi, bit_depth=bit_depth,
         jpeg_quality=jpeg_quality, preserve_colors=preserve_colors, max_input_megapixels=max_input_megapixels)
     from hires.devices import MachineOptions
     from hires.render import RenderJob
@@ -401,6 +407,7 @@ def bench(
     iterations: Annotated[int, typer.Option(help="L-BFGS iterations of the L-BFGS/Adam comparison, at the smallest size.")] = 20,
     repeats: Annotated[int, typer.Option(help="Warm evaluations timed per size (the median is reported); the first, compiling call is timed apart.")] = 5,
     xla: Annotated[bool, typer.Option("--xla/--no-xla", help="Compile the timed whole-image evaluations with XLA, as render --xla does.")] = False,
+    precision: Annotated[PrecisionChoice, typer.Option(help="The network's arithmetic, as render --precision.")] = PrecisionChoice.float32,
     json_output: Annotated[bool, typer.Option("--json", help="Print the report as one JSON document on stdout instead of the table (progress still goes to stderr).")] = False,
     json_file: Annotated[Optional[Path], typer.Option(help="Also write the JSON document to this file.")] = None,
 ) -> None:
@@ -422,7 +429,8 @@ def bench(
     from hires.render import choose_backbone, loss_spec
 
     chosen_sizes = parse_sizes(sizes)
-    settings = replace(default_settings(), backbone=backbone.value, weights=str(weights) if weights else None)
+    settings = replace(default_settings(), backbone=backbone.value, weights=str(weights) if weights else None,
+                       precision=precision.value)
     network, why = choose_backbone(settings)
     report = run_bench(network, spec=loss_spec(settings, settings.ladder.resolve(0)), sizes_px=chosen_sizes,
                        iterations=iterations, repeats=repeats, xla=xla, backbone_note=why,
@@ -451,7 +459,7 @@ def _print_bench(report) -> None:
         console.print(f"load average {start:.1f} before the run, {end:.1f} after it{busy}", markup=False)
     console.print(report.backbone_note, markup=False)
     table = Table(title=f"one evaluation (value and gradient) on {report.device}"
-                        f"{', XLA' if report.xla else ''}")
+                        f"{', XLA' if report.xla else ''}{', bfloat16' if report.precision == 'bfloat16' else ''}")
     for name in ("size", "MP", "first call s", "s / eval", "MP·eval / s", "GFLOP / eval", "GFLOP/s", "of peak"):
         table.add_column(name, justify="right")
     for t in report.sizes:

@@ -45,6 +45,8 @@ class RenderSettings:
         backbone: "auto", "vgg19", "vgg16-hed" or "tiny".
         weights: a VGG19 weights file (for machines without internet).
         pooling: "avg" (the paper's) or "max".
+        precision: "float32", or "bfloat16" for the network's convolutions (mixed precision;
+            Gram matrices, losses and the optimiser stay float32).
         content_layer: the layer of the content term.
         style_layers: (layer, weight) pairs of the style term.
         init: "content", "noise" or the path of an image to start from.
@@ -69,6 +71,7 @@ class RenderSettings:
     backbone: str = "auto"
     weights: str | None = None
     pooling: str = "avg"
+    precision: str = "float32"
     content_layer: str = "block4_conv2"
     style_layers: tuple[tuple[str, float], ...] = PAPER_STYLE_LAYERS
     init: str = "content"
@@ -89,7 +92,7 @@ class RenderSettings:
 
 # The type each TOML field must have; floats accept integers.
 _SETTINGS_TYPES: dict[str, type] = {
-    "backbone": str, "weights": str, "pooling": str, "content_layer": str, "init": str,
+    "backbone": str, "weights": str, "pooling": str, "precision": str, "content_layer": str, "init": str,
     "seed": int, "tolerance": float, "adam_preset": str, "chunk_iterations": int,
     "size": int, "iterations": int, "print_size": str, "dpi": float, "bit_depth": int,
     "jpeg_quality": int, "preserve_colors": str, "max_input_megapixels": float,
@@ -226,6 +229,8 @@ def check_settings(settings: RenderSettings, source: str = "the settings") -> No
         raise HiresError(f"{source}: backbone must be one of {', '.join(BACKBONE_CHOICES)}, not {settings.backbone!r}")
     if settings.pooling not in ("avg", "max"):
         raise HiresError(f"{source}: pooling must be avg or max, not {settings.pooling!r}")
+    if settings.precision not in ("float32", "bfloat16"):
+        raise HiresError(f"{source}: precision must be float32 or bfloat16, not {settings.precision!r}")
     if not 0 <= settings.tolerance < 1:
         raise HiresError(f"{source}: tolerance must be at least 0 and below 1, not {settings.tolerance}")
     if settings.chunk_iterations < 1:

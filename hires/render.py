@@ -181,6 +181,7 @@ def loss_spec(settings: RenderSettings, rung: Rung) -> LossSpec:
             style_weight=rung.style_weight,
             tv_weight=rung.tv_weight,
             pooling=settings.pooling,
+            precision=settings.precision,
         )
     except CoreError as exc:
         raise HiresError(str(exc)) from exc

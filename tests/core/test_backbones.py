@@ -90,3 +90,22 @@ def test_keras_cache_is_found(tmp_path, monkeypatch):
     cached.parent.mkdir()
     cached.write_bytes(b"x")
     assert find_vgg19_weights() == cached
+
+
+def test_bfloat16_extractor_gives_float32_features_close_to_float32(tiny):
+    layers = ["block1_conv1", "block3_conv1", "block5_conv1"]
+    image = tf.constant(np.random.default_rng(0).uniform(size=(1, 64, 80, 3)).astype(np.float32))
+    full = build_extractor(tiny, layers)(image)
+    mixed = build_extractor(tiny, layers, precision="bfloat16")(image)
+    for name in layers[1:]:
+        assert mixed[name].dtype == tf.float32
+        error = np.linalg.norm(mixed[name] - full[name]) / np.linalg.norm(full[name])
+        # bfloat16 keeps 8 bits of mantissa: errors of a few parts in a thousand per layer.
+        assert 0 < error < 3e-2, (name, error)
+    # The first convolution sees the image in float32: its features are exactly float32's.
+    np.testing.assert_array_equal(mixed["block1_conv1"], full["block1_conv1"])
+
+
+def test_unknown_precision_is_refused(tiny):
+    with pytest.raises(CoreError, match="unknown precision 'float16'; choose float32 or bfloat16"):
+        build_extractor(tiny, ["block1_conv1"], precision="float16")

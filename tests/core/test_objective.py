@@ -89,3 +89,24 @@ def test_xla_compiled_objective_equals_the_plain_graph(tiny):
     assert abs(float(xla[0]) / float(plain[0]) - 1) < 1e-5
     scale = float(tf.reduce_max(tf.abs(plain[1])))
     assert float(tf.reduce_max(tf.abs(xla[1] - plain[1]))) / scale < 1e-4
+
+
+def test_mixed_precision_keeps_loss_and_gradient_float32_and_close(tiny):
+    """bfloat16 features, float32 Grams and losses: the gradient L-BFGS sees is float32 and
+    points where float32's does."""
+    content, style = tf.constant(smooth_image(48, 64, 1)), tf.constant(smooth_image(40, 40, 2))
+    image = tf.constant(0.6 * smooth_image(48, 64, 1) + 0.4 * noise_image(48, 64))
+    results = {}
+    for precision in ("float32", "bfloat16"):
+        spec = LossSpec(precision=precision)
+        extractor = make_extractor(tiny, spec)
+        loss = make_loss_function(extractor, spec, compute_targets(extractor, spec, content, [style]))
+        with tf.GradientTape() as tape:
+            tape.watch(image)
+            total = loss(image)["total"]
+        results[precision] = (total, tape.gradient(total, image))
+    (full, full_grad), (mixed, mixed_grad) = results["float32"], results["bfloat16"]
+    assert mixed.dtype == tf.float32 and mixed_grad.dtype == tf.float32
+    assert abs(float(mixed) / float(full) - 1) < 0.05
+    cosine = float(tf.reduce_sum(full_grad * mixed_grad) / (tf.norm(full_grad) * tf.norm(mixed_grad)))
+    assert cosine > 0.99, cosine

@@ -172,6 +172,13 @@ def test_nominal_peaks_by_gpu_name(gpu, tf32, expected):
     assert peak.source.startswith("nominal") and peak.reason is None
 
 
+def test_bfloat16_peak_is_twice_tf32_where_the_gpu_has_bfloat16_tensor_cores():
+    h100 = bench.find_peak(bench.Machine("x", 2, 2, ("NVIDIA H100 80GB HBM3",), "2.21", True), "bfloat16")
+    assert (h100.tflops, h100.precision) == (989.4, "bf16")
+    t4 = bench.find_peak(bench.Machine("x", 2, 2, ("Tesla T4",), "2.21", True), "bfloat16")
+    assert t4.tflops is None and "no bfloat16" in t4.reason
+
+
 def test_no_peak_for_an_unknown_gpu_or_a_cpu():
     unknown = bench.find_peak(bench.Machine("x", 2, 2, ("Some Future GPU",), "2.21", True))
     assert unknown.tflops is None and "Some Future GPU" in unknown.reason
@@ -239,3 +246,12 @@ def test_bench_ladder_takes_its_rungs_from_the_command_line(tmp_path):
     assert "ladder 32 -> 48 -> 64 px vs one 64 px rung" in result.stdout
     broken = runner.invoke(app, base + ["--ladder", "64:2,32:2"])
     assert broken.exit_code == 2 and "--ladder" in broken.output
+
+
+def test_bench_in_mixed_precision_says_so():
+    result = runner.invoke(app, ["bench", "--backbone", "tiny", "--sizes", "32", "--iterations", "2",
+                                 "--repeats", "1", "--json", "--precision", "bfloat16"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["precision"] == "bfloat16"
+    assert document["sizes"][0]["seconds_per_evaluation"] > 0

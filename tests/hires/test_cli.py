@@ -410,3 +410,22 @@ def test_a_decompression_bomb_is_refused_before_it_is_decoded(tmp_path):
     assert result.exit_code == 2
     assert "bomb.png" in result.stderr and "--max-input-megapixels" in result.stderr
     assert file_tree(tmp_path) == before
+
+
+def test_render_in_mixed_precision_writes_a_close_picture(tmp_path, inputs):
+    content, style, _ = inputs
+    pictures = {}
+    for precision in ("float32", "bfloat16"):
+        output = tmp_path / f"{precision}.png"
+        result = _render(content, style, "-o", output, *FAST, "--precision", precision, "--quiet")
+        assert result.exit_code == 0, result.output
+        pictures[precision] = images.read_image(output)
+    difference = np.abs(pictures["float32"] - pictures["bfloat16"])
+    assert 0 < difference.mean() < 0.02, difference.mean()
+
+
+def test_an_unknown_precision_is_refused(tmp_path, inputs):
+    content, style, _ = inputs
+    result = _render(content, style, "-o", tmp_path / "out.png", *FAST, "--precision", "float16")
+    assert result.exit_code == 2
+    assert "float16" in result.output and not (tmp_path / "out.png").exists()

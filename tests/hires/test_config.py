@@ -151,6 +151,7 @@ def test_config_sets_every_kind_of_field(tmp_path):
 backbone = "tiny"
 weights = "/somewhere/vgg19.h5"
 pooling = "max"
+precision = "bfloat16"
 content_layer = "block3_conv1"
 style_layers = { block1_conv1 = 2, block2_conv1 = 0.5 }
 style_blend = [0.7, 0.3]
@@ -184,6 +185,7 @@ optimizer = "lbfgs"
     settings = load_config(path)
     assert (settings.backbone, settings.weights, settings.pooling, settings.content_layer) == (
         "tiny", "/somewhere/vgg19.h5", "max", "block3_conv1")
+    assert settings.precision == "bfloat16"
     assert settings.style_layers == (("block1_conv1", 2.0), ("block2_conv1", 0.5))
     assert settings.style_blend == (0.7, 0.3)
     assert (settings.init, settings.seed, settings.tolerance, settings.adam_preset, settings.chunk_iterations) == (
@@ -239,6 +241,7 @@ BROKEN = [
     ("bad-upsample", 'upsample = "cubic"\n', ["upsample", "'cubic'", "bicubic"]),
     ("unknown-backbone", 'backbone = "resnet50"\n', ["backbone", "'resnet50'", "vgg16-hed"]),
     ("bad-pooling", 'pooling = "min"\n', ["pooling", "'min'"]),
+    ("bad-precision", 'precision = "float16"\n', ["precision", "'float16'", "bfloat16"]),
     ("bad-tolerance", "tolerance = 1\n", ["tolerance"]),
     ("bad-chunk-iterations", "chunk_iterations = 0\n", ["chunk_iterations"]),
     ("negative-seed", "seed = -1\n", ["seed"]),

@@ -207,3 +207,27 @@ def test_overwrite_redoes_a_render_whose_settings_changed(pair, tmp_path):
                       overwrite=True)
     render(changed)
     assert job.output.exists() and not checkpoints.state_folder(job.output).exists()
+
+
+def test_a_float32_render_keeps_the_digest_it_had_before_precision_existed(tmp_path):
+    """A render begun before --precision existed resumes after an upgrade: at its default the
+    new setting is left out of the digest; bfloat16 is a different render."""
+    import hashlib
+    import json
+    from dataclasses import asdict, replace
+
+    from hires.checkpoint import FORMAT_VERSION, _plain, digest_of
+    from hires.config import default_settings
+
+    photo = tmp_path / "photo.png"
+    photo.write_bytes(b"not really a picture")
+    settings = default_settings()
+    older = {key: value for key, value in asdict(settings).items() if key != "precision"}
+    hasher = hashlib.sha256()
+    hasher.update(photo.name.encode())
+    hasher.update(photo.read_bytes())
+    hasher.update(json.dumps(_plain(older), sort_keys=True).encode())
+    hasher.update(b"tiny source")
+    hasher.update(str(FORMAT_VERSION).encode())
+    assert digest_of([photo], settings, "tiny source") == hasher.hexdigest()
+    assert digest_of([photo], replace(settings, precision="bfloat16"), "tiny source") != hasher.hexdigest()
