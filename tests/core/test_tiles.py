@@ -1,6 +1,7 @@
 """Tiled equals untiled: plans, targets, loss and gradient, one device and two."""
 
 import json
+from dataclasses import replace
 import os
 import socket
 import subprocess
@@ -278,3 +279,20 @@ def test_vgg16_tiled_equals_whole(hed):
 def test_vgg16_one_stride_less_margin_is_not_exact(hed):
     value, gradient, border, _ = _errors(hed, 96, 160, 64, margin_px=48)
     assert value > TOLERANCE and border > 10 * TOLERANCE, (value, border)
+
+
+def test_mixed_precision_tiles_agree_with_the_whole_image(tiny):
+    """In bfloat16 the tiles' convolutions round as the whole image's do, up to summation order."""
+    spec = replace(SPEC, precision="bfloat16")
+    extractor = make_extractor(tiny, spec)
+    image = _problem(tiny, 64, 96)[2]
+    targets = compute_targets(extractor, spec, tf.constant(smooth_image(64, 96, 3)),
+                              [tf.constant(smooth_image(40, 56, 4))])
+    with tf.GradientTape() as tape:
+        tape.watch(image)
+        total = make_loss_function(extractor, spec, targets)(image)["total"]
+    gradient = tape.gradient(total, image).numpy()
+    plan = plan_tiles(64, 96, tile_px=32, backbone=tiny, layer_names=spec.layer_names)
+    tiled_total, tiled_gradient = TiledObjective(extractor, spec, targets, plan).value_and_gradient(image)
+    assert abs(float(tiled_total) / float(total) - 1) < 1e-3
+    assert np.abs(tiled_gradient.numpy() - gradient).max() / np.abs(gradient).max() < 1e-2
