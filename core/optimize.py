@@ -195,6 +195,28 @@ class _LBfgsRunner:
         return tf.reshape(results.position, self.shape)
 
 
+def resize_history(results: LBfgsOptimizerResults, correction_pairs: int) -> LBfgsOptimizerResults:
+    """The same L-BFGS state with a history of ``correction_pairs`` pairs.
+
+    TFP keeps the history it was given, whatever ``num_correction_pairs`` says, so a render
+    resumed where the memory planner allows fewer pairs (a smaller GPU after a requeue) would
+    carry the old history's memory. The history is a queue with the newest pair last and zero
+    rows where none was stored yet (which TFP's two-loop recursion skips): keeping the last rows,
+    or putting zero rows in front, is the state an L-BFGS of that memory would hold.
+    """
+    held = int(results.position_deltas.shape[0])
+    if held == correction_pairs:
+        return results
+
+    def resized(queue: tf.Tensor) -> tf.Tensor:
+        if held > correction_pairs:
+            return queue[held - correction_pairs:]
+        return tf.concat([tf.zeros([correction_pairs - held, *queue.shape[1:]], queue.dtype), queue], 0)
+
+    return results._replace(position_deltas=resized(results.position_deltas),
+                            gradient_deltas=resized(results.gradient_deltas))
+
+
 def _healthy(results: LBfgsOptimizerResults) -> bool:
     return bool(np.isfinite(results.objective_value.numpy())) and bool(
         np.all(np.isfinite(results.position.numpy())))
@@ -252,7 +274,7 @@ def minimize_lbfgs(
     else:
         runner = _LBfgsRunner(objective, shape, state.scale, correction_pairs, tolerance,
                                accept_first_step)
-        results, before = state.results, state.iterations_before
+        results, before = resize_history(state.results, correction_pairs), state.iterations_before
     good = results
     history: list[Progress] = []
     stopped, restarted = "iterations", False

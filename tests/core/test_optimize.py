@@ -52,6 +52,25 @@ def test_resume_from_state_equals_uninterrupted(tiny):
     np.testing.assert_array_equal(second.image.numpy(), whole.image.numpy())
 
 
+def test_resume_with_another_history_length_takes_that_length(tiny):
+    """A render resumed where the planner allows fewer (or more) correction pairs: before the
+    history fills, the resumed run is exactly the run that had that many pairs all along."""
+    loss_function, start = _tiny_problem(tiny)
+    first = minimize_lbfgs(loss_function, start, iterations=2, chunk_iterations=2, correction_pairs=6)
+    for pairs in (3, 8):
+        resumed = minimize_lbfgs(loss_function, start, iterations=5, chunk_iterations=3,
+                                 correction_pairs=pairs, state=first.state)
+        alone = minimize_lbfgs(loss_function, start, iterations=5, chunk_iterations=3, correction_pairs=pairs)
+        assert resumed.state.results.position_deltas.shape[0] == pairs
+        np.testing.assert_array_equal(resumed.image.numpy(), alone.image.numpy())
+    # After the history has filled, the newest pairs are kept and the run goes on downhill.
+    full = minimize_lbfgs(loss_function, start, iterations=8, chunk_iterations=8, correction_pairs=6)
+    shorter = minimize_lbfgs(loss_function, start, iterations=12, chunk_iterations=4, correction_pairs=3,
+                             state=full.state)
+    assert shorter.state.results.position_deltas.shape[0] == 3
+    assert shorter.terms["total"] < full.terms["total"]
+
+
 def test_render_lowers_the_loss_and_reports_each_chunk(tiny):
     loss_function, start = _tiny_problem(tiny)
     seen = []
