@@ -229,8 +229,10 @@ def check_settings(settings: RenderSettings, source: str = "the settings") -> No
         raise HiresError(f"{source}: backbone must be one of {', '.join(BACKBONE_CHOICES)}, not {settings.backbone!r}")
     if settings.pooling not in ("avg", "max"):
         raise HiresError(f"{source}: pooling must be avg or max, not {settings.pooling!r}")
-    if settings.precision not in ("float32", "bfloat16"):
-        raise HiresError(f"{source}: precision must be float32 or bfloat16, not {settings.precision!r}")
+    from core.backbones import PRECISIONS  # the extractor's own list
+
+    if settings.precision not in PRECISIONS:
+        raise HiresError(f"{source}: precision must be {' or '.join(PRECISIONS)}, not {settings.precision!r}")
     if not 0 <= settings.tolerance < 1:
         raise HiresError(f"{source}: tolerance must be at least 0 and below 1, not {settings.tolerance}")
     if settings.chunk_iterations < 1:
