@@ -31,7 +31,7 @@ from core import losses
 from core.backbones import Backbone, Extractor, receptive_field
 from core.errors import CoreError
 from core.losses import EPSILON  # the same epsilon as losses.content_loss: tiled equals whole
-from core.objective import RANGE_WEIGHT, LossSpec, Targets, assemble_terms, blend_weights
+from core.objective import RANGE_WEIGHT, LastTerms, LossSpec, Targets, assemble_terms, blend_weights
 
 
 @dataclass(frozen=True)
@@ -382,6 +382,7 @@ class TiledObjective:
         self._content_scale = 1.0 / (
             float(np.prod(targets.content.shape)) * (float(tf.reduce_mean(tf.square(targets.content))) + EPSILON)
         )
+        self._last = LastTerms()
         self._build_functions()
 
     def _build_functions(self) -> None:
@@ -516,6 +517,9 @@ class TiledObjective:
             Scalars ``total``, ``content``, ``style``, ``tv``, ``range``.
         """
         _check_size(image, self.plan)
+        kept = self._last.find(image)
+        if kept is not None:
+            return kept
         content, style = self._network_terms(*self._sums(image))
         tv, excursion, _ = self._pixel_terms(image)
         return assemble_terms(self._spec, content, style, tv, excursion)
@@ -556,5 +560,6 @@ class TiledObjective:
         if len(local_replicas) < self._strategy.num_replicas_in_sync:  # other workers hold other tiles
             gradient = self._sum_over_workers(gradient, min(local_replicas))
         gradient += pixel_gradient.numpy()
-        total = assemble_terms(self._spec, content, style, tv, excursion)["total"]
-        return total, tf.constant(gradient)
+        terms = assemble_terms(self._spec, content, style, tv, excursion)
+        self._last.keep(image, terms)
+        return terms["total"], tf.constant(gradient)

@@ -33,7 +33,9 @@ from hires.demo_images import draw_demo_content, draw_demo_style
 from hires.errors import HiresError
 from hires.flops import count_flops
 from hires.ladder import Rung, rung_shape
-from hires.render import RenderJob, SilentReporter, render
+from hires import images
+from hires.render import (RenderJob, SilentReporter, choose_backbone, loss_spec, plan_ladder, render, resize,
+                          to_tensor)
 
 # The demo pictures' own shape (hires demo draws them at 512 x 384): the bench keeps their aspect.
 _DEMO_HEIGHT_PX, _DEMO_WIDTH_PX = 384, 512
@@ -41,11 +43,16 @@ _DEMO_HEIGHT_PX, _DEMO_WIDTH_PX = 384, 512
 
 @dataclass(frozen=True)
 class Curve:
-    """Loss at the target size against seconds since the run began."""
+    """Loss at the target size against seconds since the run began.
+
+    ``coarse_loss`` is the finished picture's loss at the ladder's first size (see
+    ``loss_at_size``): how well its composition, as a whole, matches the painting.
+    """
 
     name: str
     seconds: tuple[float, ...]
     losses: tuple[float, ...]
+    coarse_loss: float | None = None
 
     def time_to_reach(self, loss: float) -> float | None:
         """The first time at which the loss was at or below ``loss``, or None."""
@@ -53,6 +60,22 @@ class Curve:
             if value <= loss:
                 return seconds
         return None
+
+
+def best_time_ratio(single: Curve, ladder: Curve) -> tuple[float, float, float] | None:
+    """The single rung's reading that the ladder came closest to beating, as a ratio of times.
+
+    For each reading of the single rung (seconds, loss), the time the ladder took to reach that
+    loss over the single rung's seconds; returns the smallest ``(ratio, seconds, loss)``, or None
+    where the ladder reached none of them. It answers: had the single rung been stopped at any
+    of its readings, how fast would the ladder have caught up?
+    """
+    ratios = []
+    for seconds, loss in zip(single.seconds, single.losses):
+        reached = ladder.time_to_reach(loss)
+        if reached is not None and seconds > 0:
+            ratios.append((reached / seconds, seconds, loss))
+    return min(ratios) if ratios else None
 
 
 class _TimedReporter(SilentReporter):
@@ -79,6 +102,24 @@ def _run_curve(name: str, job: RenderJob, top_index: int) -> Curve:
     return Curve(name, tuple(p[0] for p in reporter.points), tuple(p[1] for p in reporter.points))
 
 
+def loss_at_size(content: Path, style: Path, picture: Path, settings: RenderSettings, long_edge_px: int) -> float:
+    """The total loss of a finished picture shrunk to ``long_edge_px``, the objective of a rung that size.
+
+    At a small size the network's deepest layers see the whole picture, so this scores the
+    large-scale layout of strokes that a loss at the full size cannot see.
+    """
+    backbone, _ = choose_backbone(settings)
+    settings = replace(settings, ladder=replace(settings.ladder, rungs=(Rung(long_edge_px, 1),)))
+    photo, painting = (images.read_image(path) for path in (content, style))
+    plan = plan_ladder(settings, backbone, photo.shape[:2], [painting.shape[:2]])[0]
+    spec = loss_spec(settings, plan.rung)
+    extractor = make_extractor(backbone, spec)
+    targets = compute_targets(extractor, spec, resize(to_tensor(photo), plan.height, plan.width),
+                              [resize(to_tensor(painting), *plan.style_shapes[0])])
+    shrunk = resize(to_tensor(images.read_image(picture)), plan.height, plan.width)
+    return float(make_loss_function(extractor, spec, targets)(shrunk)["total"])
+
+
 def compare_ladder_to_single(
     content: Path, style: Path, *, settings: RenderSettings, ladder_rungs: tuple[Rung, ...],
     single_iterations: int, folder: Path,
@@ -86,7 +127,8 @@ def compare_ladder_to_single(
     """Runs the ladder and the single rung on the same target size; returns their loss curves.
 
     Both use the same weights and targets at the target size, so their losses compare directly.
-    The ladder's curve starts at its top rung, timed from the start of its first rung.
+    The ladder's curve starts at its top rung, timed from the start of its first rung. Both
+    finished pictures are also scored at the ladder's first size (``Curve.coarse_loss``).
     """
     top = ladder_rungs[-1].long_edge_px
     single = replace(settings, ladder=replace(settings.ladder, rungs=(Rung(top, single_iterations),)))
@@ -95,6 +137,10 @@ def compare_ladder_to_single(
     for name, chosen, index in (("single", single, 0), ("ladder", ladder, len(ladder_rungs) - 1)):
         job = RenderJob(content, (style,), folder / f"{name}.png", chosen, overwrite=True, save_rungs=False)
         curves.append(_run_curve(name, job, index))
+    first = ladder_rungs[0].long_edge_px
+    if first < top:
+        curves = [replace(c, coarse_loss=loss_at_size(content, style, folder / f"{c.name}.png", settings, first))
+                  for c in curves]
     return curves[0], curves[1]
 
 

@@ -523,7 +523,7 @@ def bench_ladder(
     import json
     import platform
 
-    from hires.bench import compare_ladder_to_single
+    from hires.bench import best_time_ratio, compare_ladder_to_single
     from hires.config import default_settings
     from hires.ladder import default_rungs
 
@@ -546,9 +546,18 @@ def bench_ladder(
     else:
         typer.echo(f"  the ladder reached {target:.4g} after {reached:.0f} s: "
                    f"{reached / single.seconds[-1]:.2f} of the single rung's time")
+    best = best_time_ratio(single, ladder)
+    if best is not None:
+        typer.echo(f"  its best against any reading of the single rung: {best[0]:.2f} of the time "
+                   f"(the single rung's {best[2]:.4g} after {best[1]:.0f} s)")
+    if single.coarse_loss is not None:
+        typer.echo(f"  both pictures shrunk to {rungs[0].long_edge_px} px (the layout of the whole): loss "
+                   f"{single.coarse_loss:.4g} single, {ladder.coarse_loss:.4g} ladder")
     if json_path is not None:
-        data = {c.name: {"seconds": c.seconds, "losses": c.losses} for c in (single, ladder)}
+        data = {c.name: {"seconds": c.seconds, "losses": c.losses, "loss_at_first_size": c.coarse_loss}
+                for c in (single, ladder)}
         data["ladder_time_to_single_final_loss_seconds"] = reached
+        data["best_time_ratio"] = None if best is None else {"ratio": best[0], "single_seconds": best[1], "loss": best[2]}
         json_path.write_text(json.dumps(data, indent=2))
 
 

@@ -91,6 +91,30 @@ def test_xla_compiled_objective_equals_the_plain_graph(tiny):
     assert float(tf.reduce_max(tf.abs(xla[1] - plain[1]))) / scale < 1e-4
 
 
+def test_terms_of_the_last_evaluated_image_are_kept_and_equal_a_fresh_pass(tiny):
+    from core.objective import WholeImageObjective
+
+    spec = LossSpec(tv_weight=0.5)
+    extractor = make_extractor(tiny, spec)
+    content = tf.constant(smooth_image(48, 64, 1))
+    loss_function = make_loss_function(
+        extractor, spec, compute_targets(extractor, spec, content, [tf.constant(noise_image(40, 40, 2))]))
+    image = tf.constant(noise_image(48, 64, 3))
+    objective = WholeImageObjective(loss_function)
+    total, _ = objective.value_and_gradient(image)
+    kept = objective.terms(tf.identity(image))  # the same pixels in another tensor
+    assert objective.traces == 1  # no second pass was traced for them
+    fresh = loss_function(image)
+    assert float(kept["total"]) == pytest.approx(float(total))
+    for name, value in fresh.items():
+        assert float(kept[name]) == pytest.approx(float(value), rel=1e-5), name
+    # Another image, even one pixel apart, gets its own pass.
+    moved = tf.tensor_scatter_nd_add(image, [[0, 0, 0, 0]], [0.25])
+    assert float(objective.terms(moved)["total"]) == pytest.approx(float(loss_function(moved)["total"]), rel=1e-5)
+    assert float(objective.terms(moved)["total"]) != float(kept["total"])
+    assert objective.traces == 2
+
+
 def test_mixed_precision_keeps_loss_and_gradient_float32_and_close(tiny):
     """bfloat16 features, float32 Grams and losses: the gradient L-BFGS sees is float32 and
     points where float32's does."""

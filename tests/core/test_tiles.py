@@ -148,6 +148,14 @@ def test_terms_equal_the_whole_image_and_traces_stay_fixed(tiny):
         assert abs(float(terms[name]) - value) <= TOLERANCE * abs(value), name
     # pass 1, pass 2 and the pixel terms: one trace each for 24 tiles and three calls
     assert plan.tile_count == 24 and objective.traces == 3
+    # The terms of the image last evaluated are those its evaluation computed, not a new pass.
+    total, _ = objective.value_and_gradient(image)
+    calls = []
+    objective._sums = lambda *args: calls.append(args)  # a pass 1 would fail here
+    kept = objective.terms(tf.identity(image))
+    assert not calls and float(kept["total"]) == float(total)
+    for name, value in expected.items():
+        assert abs(float(kept[name]) - value) <= TOLERANCE * abs(value), name
 
 
 def test_tiled_targets_equal_compute_targets(tiny):

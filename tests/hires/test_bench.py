@@ -35,6 +35,30 @@ def test_ladder_benchmark_reports_two_curves(tmp_path):
         assert all(b >= a for a, b in zip(curve.seconds, curve.seconds[1:]))
         assert all(loss > 0 for loss in curve.losses)
     assert ladder.seconds[0] > 0  # timed from the start of the ladder's first rung
+    # Both pictures scored at the ladder's first size: the ladder's finished there, so it is the
+    # lower of the two on that measure, a loss of the same objective the first rung minimised.
+    assert 0 < ladder.coarse_loss < single.coarse_loss
+
+
+def test_loss_at_size_is_the_objective_of_a_rung_that_size(tmp_path):
+    # Square, so that the photograph and the painting resize to the same 32 x 32 pixels.
+    photo = save_png(tmp_path / "c.png", smooth_image(64, 64, 0))
+    other = save_png(tmp_path / "n.png", noise_image(64, 64, 7))
+    settings = replace(default_settings(), backbone="tiny")
+    # With the photograph as its own painting, the photograph meets both targets exactly.
+    assert bench.loss_at_size(photo, photo, photo, settings, 32) == 0.0
+    assert bench.loss_at_size(photo, photo, other, settings, 32) > 0.0
+    # Against a painting, the score depends on the size it is taken at.
+    at_32 = bench.loss_at_size(photo, other, photo, settings, 32)
+    assert at_32 > 0.0 and bench.loss_at_size(photo, other, photo, settings, 64) != at_32
+
+
+def test_best_time_ratio_takes_the_reading_the_ladder_beat_most():
+    single = Curve("single", (10.0, 20.0, 40.0), (5.0, 3.0, 2.0))
+    ladder = Curve("ladder", (15.0, 25.0, 35.0), (4.0, 2.5, 1.9))
+    # the ladder reached 5 at 15 s (1.5x), 3 at 25 s (1.25x), 2 at 35 s (0.875x)
+    assert bench.best_time_ratio(single, ladder) == (35.0 / 40.0, 40.0, 2.0)
+    assert bench.best_time_ratio(single, Curve("ladder", (1.0,), (9.0,))) is None
 
 
 def test_time_to_reach_finds_the_first_point_at_or_below():
@@ -241,9 +265,13 @@ def test_bench_ladder_takes_its_rungs_from_the_command_line(tmp_path):
     content = save_png(tmp_path / "c.png", smooth_image(48, 64, 0))
     style = save_png(tmp_path / "s.png", noise_image(40, 40, 1))
     base = ["bench", "ladder", str(content), str(style), "--backbone", "tiny", "--single-iterations", "2"]
-    result = runner.invoke(app, base + ["--ladder", "32:2,48:2,64:2", "--chunk-iterations", "1"])
+    result = runner.invoke(app, base + ["--ladder", "32:2,48:2,64:2", "--chunk-iterations", "1",
+                                        "--json", str(tmp_path / "curves.json")])
     assert result.exit_code == 0, result.output
     assert "ladder 32 -> 48 -> 64 px vs one 64 px rung" in result.stdout
+    assert "both pictures shrunk to 32 px" in result.stdout
+    data = json.loads((tmp_path / "curves.json").read_text())
+    assert len(data["single"]["losses"]) == 2 and data["ladder"]["loss_at_first_size"] > 0
     broken = runner.invoke(app, base + ["--ladder", "64:2,32:2"])
     assert broken.exit_code == 2 and "--ladder" in broken.output
 
