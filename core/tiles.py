@@ -518,7 +518,7 @@ class TiledObjective:
         """
         _check_size(image, self.plan)
         kept = self._last.find(image)
-        if kept is not None:
+        if kept is not None:  # every worker holds the same image, so pass 1's all-reduce runs on all or none
             return kept
         content, style = self._network_terms(*self._sums(image))
         tv, excursion, _ = self._pixel_terms(image)
