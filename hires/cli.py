@@ -518,12 +518,14 @@ def bench_ladder(
     chunk_iterations: Annotated[int, typer.Option(help="Iterations between the loss readings of both curves.")] = 10,
     backbone: Annotated[BackboneChoice, typer.Option(help="Feature network.")] = BackboneChoice.vgg16_hed,
     json_path: Annotated[Optional[Path], typer.Option("--json", help="Also write the curves as JSON here.")] = None,
+    pictures: Annotated[Optional[Path], typer.Option("--pictures", help="Keep both finished pictures in this folder, as single.png and ladder.png.")] = None,
 ) -> None:
     """The ladder to --size against one rung at --size started from the content image, in one run."""
     import json
     import platform
 
     from hires.bench import best_time_ratio, compare_ladder_to_single
+    from hires.images import check_output_path
     from hires.config import default_settings
     from hires.ladder import default_rungs
 
@@ -531,10 +533,13 @@ def bench_ladder(
              if ladder_rungs is None else _parse_rungs(ladder_rungs))
     size = rungs[-1].long_edge_px
     settings = replace(default_settings(), backbone=backbone.value, chunk_iterations=chunk_iterations)
+    if pictures is not None:  # checked now, not after the first render has run for minutes
+        for name in ("single.png", "ladder.png"):
+            check_output_path(pictures / name, overwrite=False)
     with tempfile.TemporaryDirectory(prefix="hires-bench-") as folder:
         single, ladder = compare_ladder_to_single(
             content, style, settings=settings, ladder_rungs=rungs, single_iterations=single_iterations,
-            folder=Path(folder))
+            folder=pictures or Path(folder))
     target = single.losses[-1]
     reached = ladder.time_to_reach(target)
     typer.echo(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; backbone {backbone.value}")

@@ -283,3 +283,17 @@ def test_bench_in_mixed_precision_says_so():
     document = json.loads(result.stdout)
     assert document["precision"] == "bfloat16"
     assert document["sizes"][0]["seconds_per_evaluation"] > 0
+
+
+def test_bench_ladder_keeps_its_pictures_only_where_none_would_be_overwritten(tmp_path):
+    content = save_png(tmp_path / "c.png", smooth_image(48, 64, 0))
+    style = save_png(tmp_path / "s.png", noise_image(40, 40, 1))
+    args = ["bench", "ladder", str(content), str(style), "--backbone", "tiny", "--single-iterations", "2",
+            "--ladder", "32:2,64:2", "--pictures", str(tmp_path / "kept")]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    kept = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "kept").iterdir()}
+    assert set(kept) == {"single.png", "ladder.png"}
+    again = runner.invoke(app, args)
+    assert again.exit_code == 2 and "single.png" in again.stderr and "exists" in again.stderr
+    assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "kept").iterdir()} == kept
