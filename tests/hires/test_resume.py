@@ -159,10 +159,11 @@ def _wait_for_mid_rung_checkpoint(folder: Path, process, timeout: float = 120.0)
     raise AssertionError("no mid-rung checkpoint appeared")
 
 
-def _cli_args(content, style, output):
+def _cli_args(content, style, output, top_iterations=40):
     config = output.parent / "ladder.toml"
     config.write_text('backbone = "tiny"\nchunk_iterations = 2\n'
-                      "[[rung]]\nlong_edge_px = 32\niterations = 6\n[[rung]]\nlong_edge_px = 64\niterations = 40\n")
+                      "[[rung]]\nlong_edge_px = 32\niterations = 6\n[[rung]]\nlong_edge_px = 64\n"
+                      f"iterations = {top_iterations}\n")
     return ["render", str(content), str(style), "-o", str(output), "-c", str(config), "-q",
             "--checkpoint-minutes", "0.00001"]
 
@@ -188,7 +189,9 @@ def test_sigkill_mid_rung_then_rerun_matches_an_uninterrupted_render(pair, tmp_p
 def test_sigterm_and_sigint_checkpoint_and_exit(pair, tmp_path, signum, status):
     content, style = pair
     output = tmp_path / "out.png"
-    process = _start(_cli_args(content, style, output), tmp_path)
+    # A top rung far too long to finish before the signal lands: 40 iterations of the tiny
+    # network could, between the checkpoint showing up and the signal arriving.
+    process = _start(_cli_args(content, style, output, top_iterations=5000), tmp_path)
     _wait_for_mid_rung_checkpoint(checkpoints.state_folder(output), process)
     process.send_signal(signum)
     _, stderr = process.communicate(timeout=60)
