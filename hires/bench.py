@@ -47,12 +47,16 @@ class Curve:
 
     ``coarse_loss`` is the finished picture's loss at the ladder's first size (see
     ``loss_at_size``): how well its composition, as a whole, matches the painting.
+    ``cpu_share`` is the CPU time this process used over the run's wall time and the CPUs it may
+    use: near 1 on a CPU with nothing else running, lower where other work took CPUs from it, so
+    that a comparison of two runs that were not equally served can be seen for what it is.
     """
 
     name: str
     seconds: tuple[float, ...]
     losses: tuple[float, ...]
     coarse_loss: float | None = None
+    cpu_share: float | None = None
 
     def time_to_reach(self, loss: float) -> float | None:
         """The first time at which the loss was at or below ``loss``, or None."""
@@ -98,8 +102,11 @@ class _TimedReporter(SilentReporter):
 
 def _run_curve(name: str, job: RenderJob, top_index: int) -> Curve:
     reporter = _TimedReporter(top_index)
+    wall, cpu = time.perf_counter(), time.process_time()
     render(job, reporter)
-    return Curve(name, tuple(p[0] for p in reporter.points), tuple(p[1] for p in reporter.points))
+    share = (time.process_time() - cpu) / max(time.perf_counter() - wall, 1e-9) / _usable_cpus()
+    return Curve(name, tuple(p[0] for p in reporter.points), tuple(p[1] for p in reporter.points),
+                 cpu_share=share)
 
 
 def loss_at_size(content: Path, style: Path, picture: Path, settings: RenderSettings, long_edge_px: int) -> float:
@@ -340,7 +347,7 @@ def describe_machine() -> Machine:
                 break
     except OSError:
         pass
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    usable = _usable_cpus()
     gpus = tuple(tf.config.experimental.get_device_details(gpu).get("device_name", gpu.name)
                  for gpu in tf.config.list_physical_devices("GPU"))
     return Machine(cpu, os.cpu_count() or 1, usable, gpus, tf.__version__,
@@ -494,6 +501,11 @@ def run_bench(
     load = (load_at_start, load_at_end) if load_at_start is not None and load_at_end is not None else None
     return BenchReport(machine, backbone.name, backbone_note, device, xla, peak, tuple(timings),
                        optimizers, tiling, load, spec.precision)
+
+
+def _usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask where the system has one)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _load_average() -> float | None:

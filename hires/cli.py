@@ -545,7 +545,8 @@ def bench_ladder(
     typer.echo(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; backbone {backbone.value}")
     typer.echo(f"ladder {' -> '.join(str(r.long_edge_px) for r in rungs)} px vs one {size} px rung")
     for curve in (single, ladder):
-        typer.echo(f"  {curve.name:>6}: loss at {size} px {curve.losses[-1]:.4g} after {curve.seconds[-1]:.0f} s")
+        typer.echo(f"  {curve.name:>6}: loss at {size} px {curve.losses[-1]:.4g} after {curve.seconds[-1]:.0f} s "
+                   f"(this process had {curve.cpu_share:.0%} of the CPUs' time; other work lowers it)")
     if reached is None:
         typer.echo(f"  the ladder did not reach the single rung's final loss {target:.4g}")
     else:
@@ -559,8 +560,8 @@ def bench_ladder(
         typer.echo(f"  both pictures shrunk to {rungs[0].long_edge_px} px (the layout of the whole): loss "
                    f"{single.coarse_loss:.4g} single, {ladder.coarse_loss:.4g} ladder")
     if json_path is not None:
-        data = {c.name: {"seconds": c.seconds, "losses": c.losses, "loss_at_first_size": c.coarse_loss}
-                for c in (single, ladder)}
+        data = {c.name: {"seconds": c.seconds, "losses": c.losses, "loss_at_first_size": c.coarse_loss,
+                         "cpu_share": c.cpu_share} for c in (single, ladder)}
         data["ladder_time_to_single_final_loss_seconds"] = reached
         data["best_time_ratio"] = None if best is None else {"ratio": best[0], "single_seconds": best[1], "loss": best[2]}
         json_path.write_text(json.dumps(data, indent=2))

@@ -38,6 +38,7 @@ def test_ladder_benchmark_reports_two_curves(tmp_path):
     # Both pictures scored at the ladder's first size: the ladder's finished there, so it is the
     # lower of the two on that measure, a loss of the same objective the first rung minimised.
     assert 0 < ladder.coarse_loss < single.coarse_loss
+    assert all(0 < curve.cpu_share <= 1.05 for curve in (single, ladder))  # a share, with timer slack
 
 
 def test_loss_at_size_is_the_objective_of_a_rung_that_size(tmp_path):
@@ -272,6 +273,7 @@ def test_bench_ladder_takes_its_rungs_from_the_command_line(tmp_path):
     assert "both pictures shrunk to 32 px" in result.stdout
     data = json.loads((tmp_path / "curves.json").read_text())
     assert len(data["single"]["losses"]) == 2 and data["ladder"]["loss_at_first_size"] > 0
+    assert data["single"]["cpu_share"] > 0 and "of the CPUs' time" in result.stdout
     broken = runner.invoke(app, base + ["--ladder", "64:2,32:2"])
     assert broken.exit_code == 2 and "--ladder" in broken.output
 
