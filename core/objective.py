@@ -181,8 +181,8 @@ class LastTerms:
 
     Optimisers report the terms of the image they stand on after each chunk, and that is nearly
     always the image they evaluated last (L-BFGS's accepted step). Keeping its terms spares a
-    second forward pass per report: a tenth of a chunk's time at 10 iterations, and the forward
-    pass of every tile of a poster rung.
+    second forward pass per report: 7 % of a 512 px rung's time at 10 iterations a report on a
+    2-core CPU, and for a tiled rung a forward pass through every tile.
 
     The image is held by reference, not copied: it is the optimiser's own position.
     """

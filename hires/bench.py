@@ -28,12 +28,12 @@ from core.objective import (LossSpec, Targets, WholeImageObjective, compute_targ
                             make_loss_function)
 from core.optimize import ADAM_PRESETS, Progress, minimize_adam, minimize_lbfgs
 from core.tiles import TiledObjective, plan_tiles
+from hires import images
 from hires.config import RenderSettings
 from hires.demo_images import draw_demo_content, draw_demo_style
 from hires.errors import HiresError
 from hires.flops import count_flops
 from hires.ladder import Rung, rung_shape
-from hires import images
 from hires.render import (RenderJob, SilentReporter, choose_backbone, loss_spec, plan_ladder, render, resize,
                           to_tensor)
 
