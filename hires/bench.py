@@ -46,7 +46,7 @@ class Curve:
     """Loss at the target size against seconds since the run began.
 
     ``coarse_loss`` is the finished picture's loss at the ladder's first size (see
-    ``loss_at_size``): how well its composition, as a whole, matches the painting.
+    ``losses_at_size``): how well its composition, as a whole, matches the painting.
     ``cpu_share`` is the CPU time this process used over the run's wall time and the CPUs it may
     use: near 1 on a CPU with nothing else running, lower where other work took CPUs from it, so
     that a comparison of two runs that were not equally served can be seen for what it is.
@@ -109,11 +109,13 @@ def _run_curve(name: str, job: RenderJob, top_index: int) -> Curve:
                  cpu_share=share)
 
 
-def loss_at_size(content: Path, style: Path, picture: Path, settings: RenderSettings, long_edge_px: int) -> float:
-    """The total loss of a finished picture shrunk to ``long_edge_px``, the objective of a rung that size.
+def losses_at_size(content: Path, style: Path, pictures: Sequence[Path], settings: RenderSettings,
+                   long_edge_px: int) -> tuple[float, ...]:
+    """The total loss of each finished picture shrunk to ``long_edge_px``, the objective of a rung that size.
 
     At a small size the network's deepest layers see the whole picture, so this scores the
-    large-scale layout of strokes that a loss at the full size cannot see.
+    large-scale layout of strokes that a loss at the full size cannot see. The objective is
+    built once for all the pictures.
     """
     backbone, _ = choose_backbone(settings)
     settings = replace(settings, ladder=replace(settings.ladder, rungs=(Rung(long_edge_px, 1),)))
@@ -123,8 +125,9 @@ def loss_at_size(content: Path, style: Path, picture: Path, settings: RenderSett
     extractor = make_extractor(backbone, spec)
     targets = compute_targets(extractor, spec, resize(to_tensor(photo), plan.height, plan.width),
                               [resize(to_tensor(painting), *plan.style_shapes[0])])
-    shrunk = resize(to_tensor(images.read_image(picture)), plan.height, plan.width)
-    return float(make_loss_function(extractor, spec, targets)(shrunk)["total"])
+    loss_function = make_loss_function(extractor, spec, targets)
+    shrunk = (resize(to_tensor(images.read_image(picture)), plan.height, plan.width) for picture in pictures)
+    return tuple(float(loss_function(image)["total"]) for image in shrunk)
 
 
 def compare_ladder_to_single(
@@ -146,8 +149,8 @@ def compare_ladder_to_single(
         curves.append(_run_curve(name, job, index))
     first = ladder_rungs[0].long_edge_px
     if first < top:
-        curves = [replace(c, coarse_loss=loss_at_size(content, style, folder / f"{c.name}.png", settings, first))
-                  for c in curves]
+        scores = losses_at_size(content, style, [folder / f"{c.name}.png" for c in curves], settings, first)
+        curves = [replace(c, coarse_loss=score) for c, score in zip(curves, scores)]
     return curves[0], curves[1]
 
 

@@ -41,17 +41,17 @@ def test_ladder_benchmark_reports_two_curves(tmp_path):
     assert all(0 < curve.cpu_share <= 1.05 for curve in (single, ladder))  # a share, with timer slack
 
 
-def test_loss_at_size_is_the_objective_of_a_rung_that_size(tmp_path):
+def test_losses_at_size_are_the_objective_of_a_rung_that_size(tmp_path):
     # Square, so that the photograph and the painting resize to the same 32 x 32 pixels.
     photo = save_png(tmp_path / "c.png", smooth_image(64, 64, 0))
     other = save_png(tmp_path / "n.png", noise_image(64, 64, 7))
     settings = replace(default_settings(), backbone="tiny")
     # With the photograph as its own painting, the photograph meets both targets exactly.
-    assert bench.loss_at_size(photo, photo, photo, settings, 32) == 0.0
-    assert bench.loss_at_size(photo, photo, other, settings, 32) > 0.0
+    at_itself, at_other = bench.losses_at_size(photo, photo, [photo, other], settings, 32)
+    assert at_itself == 0.0 and at_other > 0.0
     # Against a painting, the score depends on the size it is taken at.
-    at_32 = bench.loss_at_size(photo, other, photo, settings, 32)
-    assert at_32 > 0.0 and bench.loss_at_size(photo, other, photo, settings, 64) != at_32
+    (at_32,) = bench.losses_at_size(photo, other, [photo], settings, 32)
+    assert at_32 > 0.0 and bench.losses_at_size(photo, other, [photo], settings, 64)[0] != at_32
 
 
 def test_best_time_ratio_takes_the_reading_the_ladder_beat_most():
