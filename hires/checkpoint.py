@@ -43,6 +43,8 @@ class Checkpoint:
         optimizer: the optimiser's state within rung ``rung`` as arrays (None: the rung has not begun).
         histories: for each finished rung, {"iterations": [...], "losses": [...], "seconds": s, "stopped": "..."}.
         partial: the loss history of rung ``rung`` so far, when ``optimizer`` is set.
+        output: the file name of the output it renders ("" in checkpoints written before
+            2026-11-26): ``out.png`` and ``out.jpg`` share ``out.state/``.
     """
 
     digest: str
@@ -51,6 +53,7 @@ class Checkpoint:
     optimizer: dict[str, np.ndarray] | None = None
     histories: list[dict[str, Any]] = field(default_factory=list)
     partial: dict[str, Any] | None = None
+    output: str = ""
 
 
 def state_folder(output: Path) -> Path:
@@ -58,18 +61,43 @@ def state_folder(output: Path) -> Path:
     return side_path(output, ".state")
 
 
-def digest_of(files: list[Path], settings: Any, backbone_source: str) -> str:
-    """A hash of the input files' bytes, the settings and the backbone: what decides the picture."""
-    hasher = hashlib.sha256()
+def digests_of(files: list[Path], settings: Any, backbone_source: str) -> tuple[str, str]:
+    """What decides the picture, hashed: the input files' bytes, the settings, the backbone.
+
+    Returns:
+        This version's digest, which leaves out the settings that only decide how the output is
+        written or the run reported (``_OUTPUT_ONLY``: a render resumed with another JPEG quality
+        is the same render); then the digest of every setting, which hires wrote until
+        2026-11-26, so that a render begun before then still resumes.
+    """
+    inputs = hashlib.sha256()
     for path in files:
-        hasher.update(path.name.encode())
+        inputs.update(path.name.encode())
         with open(path, "rb") as stream:
             for block in iter(lambda: stream.read(1 << 20), b""):
-                hasher.update(block)
-    hasher.update(json.dumps(_plain(_without_new_defaults(asdict(settings))), sort_keys=True).encode())
-    hasher.update(backbone_source.encode())
-    hasher.update(str(FORMAT_VERSION).encode())
-    return hasher.hexdigest()
+                inputs.update(block)
+    digests = []
+    for values in (_picture_settings(asdict(settings)), asdict(settings)):
+        hasher = inputs.copy()
+        hasher.update(json.dumps(_plain(_without_new_defaults(values)), sort_keys=True).encode())
+        hasher.update(backbone_source.encode())
+        hasher.update(str(FORMAT_VERSION).encode())
+        digests.append(hasher.hexdigest())
+    return digests[0], digests[1]
+
+
+# How the output file is written, how many inputs pixels are allowed, how often progress is
+# reported: none of them changes a pixel of the picture being optimised.
+_OUTPUT_ONLY = ("bit_depth", "jpeg_quality", "max_input_megapixels", "chunk_iterations")
+
+
+def _picture_settings(values: dict[str, Any]) -> dict[str, Any]:
+    kept = {key: value for key, value in values.items() if key not in _OUTPUT_ONLY}
+    if kept.get("print_size") is None:
+        kept.pop("dpi", None)  # without a print size, dpi is only written into the file
+    if kept.get("init") not in ("content", "noise"):
+        kept["init"] = "file"  # the file's bytes are hashed with the inputs, wherever it lies
+    return kept
 
 
 # Settings added after checkpoints were first written, with the value that means "as before":
@@ -92,12 +120,28 @@ def _plain(value: Any) -> Any:
 
 
 def write_checkpoint(folder: Path, checkpoint: Checkpoint) -> None:
-    """Writes ``checkpoint`` atomically into ``folder`` (created if needed)."""
+    """Writes ``checkpoint`` atomically into ``folder`` (created if needed).
+
+    Raises:
+        HiresError: when the file system refuses (no space, no permission); the previous
+            checkpoint, if any, is left as it was.
+    """
+    try:
+        _write(folder, checkpoint)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise HiresError(
+            f"cannot write the checkpoint in {folder} ({reason}), so the render stopped. Free some "
+            "space or fix the folder's permissions, then run the same command: it resumes from the "
+            "last checkpoint written.") from exc
+
+
+def _write(folder: Path, checkpoint: Checkpoint) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     arrays: dict[str, np.ndarray] = {
         "meta": np.asarray(json.dumps({"version": FORMAT_VERSION, "digest": checkpoint.digest,
                                        "rung": checkpoint.rung, "histories": checkpoint.histories,
-                                       "partial": checkpoint.partial})),
+                                       "partial": checkpoint.partial, "output": checkpoint.output})),
     }
     if checkpoint.start_image is not None:
         arrays["start_image"] = checkpoint.start_image
@@ -132,7 +176,7 @@ def read_checkpoint(folder: Path) -> Checkpoint | None:
             optimizer = {key.split("/", 1)[1]: data[key] for key in data.files if key.startswith("optimizer/")}
             start = data["start_image"] if "start_image" in data.files else None
             return Checkpoint(meta["digest"], int(meta["rung"]), start, optimizer or None,
-                              list(meta["histories"]), meta.get("partial"))
+                              list(meta["histories"]), meta.get("partial"), meta.get("output", ""))
     except Exception as exc:  # a truncated zip, bad JSON, missing keys: all mean "damaged"
         raise DamagedCheckpoint(f"{path}: {exc}") from exc
 

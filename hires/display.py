@@ -1,20 +1,20 @@
 """Showing a render's progress: a rich display on a terminal, plain log lines elsewhere.
 
-Both estimate the time left from the measured evaluation rate, scaled by pixel count: a rung
-of 4x the pixels costs about 4x per evaluation.
+Both show the time left that ``hires.estimate.Estimator`` works out from the measured evaluation
+rate, scaled by pixel count.
 """
 
 from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass, field
 from typing import Sequence, TextIO
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress as RichProgress, TaskProgressColumn, TextColumn
 
 from core.optimize import Progress
+from hires.estimate import Estimator
 from hires.render import RungPlan, RungResult
 
 
@@ -36,34 +36,17 @@ def format_terms(terms: dict[str, float]) -> str:
     return "  ".join(parts)
 
 
-@dataclass
-class Estimator:
-    """Time left for a ladder, from seconds per evaluation per pixel and evaluations per iteration."""
+def _rate(estimator: Estimator, plan: RungPlan) -> str:
+    rate = estimator.evaluations_per_second(plan)
+    return f"{rate:.2f} eval/s" if rate is not None else "? eval/s"
 
-    plans: Sequence[RungPlan]
-    seconds_per_pixel_evaluation: float | None = None
-    evaluations_per_iteration: float = 1.5
-    done_iterations: dict[int, int] = field(default_factory=dict)
 
-    def update(self, plan: RungPlan, progress: Progress) -> None:
-        if progress.evaluations and progress.seconds > 0:
-            self.seconds_per_pixel_evaluation = progress.seconds / progress.evaluations / plan.pixels
-        if progress.iteration:
-            self.evaluations_per_iteration = progress.evaluations / progress.iteration
-        self.done_iterations[plan.index] = progress.iteration
-
-    def work_done(self) -> float:
-        """Pixel-iterations done, the unit of the ladder bar."""
-        return sum(self.done_iterations.get(p.index, 0) * p.pixels for p in self.plans)
-
-    def work_total(self) -> float:
-        return sum(p.rung.iterations * p.pixels for p in self.plans)
-
-    def seconds_left(self) -> float | None:
-        if self.seconds_per_pixel_evaluation is None:
-            return None
-        work = self.work_total() - self.work_done()
-        return work * self.evaluations_per_iteration * self.seconds_per_pixel_evaluation
+def _estimator(plans: Sequence[RungPlan], finished: Sequence[RungResult]) -> Estimator:
+    """An estimator for the ladder, with the rungs a resumed render had finished counted as done."""
+    estimator = Estimator(plans)
+    for result in finished:
+        estimator.rung_finished(result.plan)
+    return estimator
 
 
 class PlainReporter:
@@ -80,28 +63,28 @@ class PlainReporter:
     def message(self, text: str) -> None:
         self._print(text)
 
-    def ladder_started(self, plans: Sequence[RungPlan]) -> None:
-        self.estimator = Estimator(plans)
+    def ladder_started(self, plans: Sequence[RungPlan], finished: Sequence[RungResult] = ()) -> None:
+        self.estimator = _estimator(plans, finished)
         sizes = ", ".join(f"{p.width}x{p.height}" for p in plans)
         self._print(f"ladder: {len(plans)} rung{'s' if len(plans) > 1 else ''} ({sizes})")
 
     def rung_started(self, plan: RungPlan) -> None:
+        self.estimator.rung_started(plan)
         self._print(f"rung {plan.index + 1}/{plan.count}: {plan.width}x{plan.height}, "
                     f"{plan.rung.iterations} iterations ({plan.rung.optimizer})")
 
     def chunk(self, plan: RungPlan, progress: Progress) -> None:
         self.estimator.update(plan, progress)
         left = self.estimator.seconds_left()
-        rate = progress.evaluations / progress.seconds if progress.seconds > 0 else 0.0
         line = (f"rung {plan.index + 1}/{plan.count} iter {progress.iteration}/{progress.iterations}  "
-                f"{format_terms(progress.terms)}  {rate:.2f} eval/s  "
+                f"{format_terms(progress.terms)}  {_rate(self.estimator, plan)}  "
                 f"left {format_seconds(left) if left is not None else '?'}")
         if progress.message:
             line += f"  [{progress.message}]"
         self._print(line)
 
     def rung_finished(self, result: RungResult) -> None:
-        self.estimator.done_iterations[result.plan.index] = result.plan.rung.iterations
+        self.estimator.rung_finished(result.plan)
         where = f", saved {result.path}" if result.path else ""
         self._print(f"rung {result.plan.index + 1}/{result.plan.count} done in "
                     f"{format_seconds(result.seconds)} ({result.stopped}){where}")
@@ -120,30 +103,31 @@ class RichReporter:
         self.rung_task = None
 
     def message(self, text: str) -> None:
-        self.console.print(text)
+        self.console.print(text, markup=False)  # paths like renders[final]/ are not markup
 
-    def ladder_started(self, plans: Sequence[RungPlan]) -> None:
-        self.estimator = Estimator(plans)
+    def ladder_started(self, plans: Sequence[RungPlan], finished: Sequence[RungResult] = ()) -> None:
+        self.estimator = _estimator(plans, finished)
         self.bars.start()
-        self.ladder_task = self.bars.add_task("ladder", total=self.estimator.work_total(), detail="")
+        self.ladder_task = self.bars.add_task("ladder", total=self.estimator.work_total(),
+                                              completed=self.estimator.work_done(), detail="")
 
     def rung_started(self, plan: RungPlan) -> None:
+        self.estimator.rung_started(plan)
         description = f"rung {plan.index + 1}/{plan.count} {plan.width}x{plan.height}"
         self.rung_task = self.bars.add_task(description, total=plan.rung.iterations, detail="starting")
 
     def chunk(self, plan: RungPlan, progress: Progress) -> None:
         self.estimator.update(plan, progress)
         left = self.estimator.seconds_left()
-        rate = progress.evaluations / progress.seconds if progress.seconds > 0 else 0.0
-        detail = f"{format_terms(progress.terms)}  {rate:.2f} eval/s"
+        detail = f"{format_terms(progress.terms)}  {_rate(self.estimator, plan)}"
         if progress.message:
-            self.console.print(f"[yellow]{progress.message}[/yellow]")
+            self.console.print(progress.message, style="yellow", markup=False)
         self.bars.update(self.rung_task, completed=progress.iteration, detail=detail)
         self.bars.update(self.ladder_task, completed=self.estimator.work_done(),
                          detail=f"left {format_seconds(left) if left is not None else '?'}")
 
     def rung_finished(self, result: RungResult) -> None:
-        self.estimator.done_iterations[result.plan.index] = result.plan.rung.iterations
+        self.estimator.rung_finished(result.plan)
         self.bars.update(self.rung_task, completed=result.plan.rung.iterations)
         if result.plan.index + 1 == result.plan.count:
             self.bars.update(self.ladder_task, completed=self.estimator.work_total(), detail="done")

@@ -964,6 +964,19 @@ def check_output_path(path: str | Path, *, overwrite: bool) -> Path:
     return target.resolve()
 
 
+def check_output_options(path: str | Path, *, height: int, width: int, bit_depth: int = 8,
+                         jpeg_quality: int = 95, dpi: float | None = None) -> None:
+    """Checks, before a long render, that ``path``'s format can hold a picture of these pixels and options.
+
+    Raises:
+        HiresError: e.g. 16 bits for a JPEG, a WebP wider than 16383 px; naming the fix.
+    """
+    target = Path(path)
+    fmt = _output_format(target)
+    _check_write_options(target, fmt, bit_depth, jpeg_quality, dpi)
+    _check_encoder_limits(target, fmt, (height, width, 3), bit_depth)
+
+
 def _nearest_existing_folder(target: Path) -> Path:
     """The deepest existing ancestor of ``target``, which ``mkdir`` would build under."""
     folder = target.absolute().parent

@@ -25,7 +25,7 @@ from core.objective import (LossSpec, Objective, WholeImageObjective, compute_ta
 from core.optimize import (ADAM_PRESETS, OptimizeResult, Progress, minimize_adam, minimize_lbfgs,
                            state_from_arrays, state_to_arrays)
 from hires import colour, images
-from hires.checkpoint import (Checkpoint, DamagedCheckpoint, digest_of, read_checkpoint, refuse_foreign,
+from hires.checkpoint import (Checkpoint, DamagedCheckpoint, digests_of, read_checkpoint, refuse_foreign,
                               remove_state, state_folder, write_checkpoint)
 from hires.config import RenderSettings, resolve_ladder
 from core.tiles import TiledObjective, compute_targets_tiled, plan_tiles
@@ -116,7 +116,8 @@ class Reporter(Protocol):
     """Receives a render's progress; every method may do nothing."""
 
     def message(self, text: str) -> None: ...
-    def ladder_started(self, plans: Sequence[RungPlan]) -> None: ...
+    def ladder_started(self, plans: Sequence[RungPlan], finished: Sequence[RungResult] = ()) -> None:
+        """``finished``: the rungs a resumed render had done before this run."""
     def rung_started(self, plan: RungPlan) -> None: ...
     def chunk(self, plan: RungPlan, progress: Progress) -> None: ...
     def rung_finished(self, result: RungResult) -> None: ...
@@ -128,7 +129,7 @@ class SilentReporter:
     def message(self, text: str) -> None:
         pass
 
-    def ladder_started(self, plans: Sequence[RungPlan]) -> None:
+    def ladder_started(self, plans: Sequence[RungPlan], finished: Sequence[RungResult] = ()) -> None:
         pass
 
     def rung_started(self, plan: RungPlan) -> None:
@@ -291,7 +292,7 @@ def _read_inputs(job: RenderJob) -> _Inputs:
     settings = job.settings
     images.check_output_path(job.output, overwrite=job.overwrite)
     if job.save_rungs:
-        images.check_output_path(contact_sheet_path(job.output), overwrite=job.overwrite)
+        _check_contact_sheet_path(job)
     limit = settings.max_input_megapixels
     content = images.read_image(job.content, max_megapixels=limit)
     styles = [images.read_image(path, max_megapixels=limit) for path in job.styles]
@@ -309,6 +310,16 @@ def _read_inputs(job: RenderJob) -> _Inputs:
         transfer_styles = [colour.match_histogram(style, content) for style in styles]
     return _Inputs(settings, to_tensor(content), [to_tensor(s) for s in styles], to_tensor(transfer_content),
                    [to_tensor(s) for s in transfer_styles], init, target)
+
+
+def _check_contact_sheet_path(job: RenderJob) -> None:
+    sheet = contact_sheet_path(job.output)
+    if sheet.is_file() and not job.overwrite:
+        # Most often an earlier render's sheet whose output was deleted to render it again; a
+        # batch's --overwrite would redo every finished job, so the first fix named is to move it.
+        raise HiresError(f"cannot write {sheet}, the contact sheet of {job.output}: it already exists "
+                         "(from an earlier render?). Delete or move it, or pass --overwrite to replace it.")
+    images.check_output_path(sheet, overwrite=job.overwrite)
 
 
 def _presenter(inputs: _Inputs):
@@ -343,6 +354,7 @@ class _Checkpointer:
         self.checkpoint = checkpoint
         self.seconds = seconds
         self.latest: Progress | None = None  # the newest chunk, if not yet written
+        self.unwritten = False  # the checkpoint holds more than its file
         self.last_write = time.monotonic()
         # The current rung's loss history: what a resumed checkpoint had, then this run's chunks.
         self.earlier = checkpoint.partial or {"iterations": [], "losses": []}
@@ -359,52 +371,78 @@ class _Checkpointer:
                 "losses": self.earlier["losses"] + [p.terms["total"] for p in self.chunks]}
 
     def flush(self) -> None:
-        """Writes the newest chunk's state, if there is one not yet written."""
-        if self.latest is None or self.latest.state is None:
-            return
-        self.checkpoint.optimizer = state_to_arrays(self.latest.state)
-        self.checkpoint.partial = self.history()
-        if self.writes:
+        """Writes what the checkpoint file does not hold yet: the newest chunk's state, a finished rung."""
+        if self.latest is not None and self.latest.state is not None:
+            self.checkpoint.optimizer = state_to_arrays(self.latest.state)
+            self.checkpoint.partial = self.history()
+            self.unwritten = True
+        self.latest = None
+        if self.unwritten and self.writes:
             write_checkpoint(self.folder, self.checkpoint)
-        self.latest, self.last_write = None, time.monotonic()
+        self.unwritten, self.last_write = False, time.monotonic()
 
     def rung_finished(self, result: RungResult) -> None:
         entry = {**self.history(), "seconds": result.seconds, "stopped": result.stopped}
+        # The finished rung's chunks are forgotten before the write: a signal during the write
+        # then makes flush() write this rung's end again, not save the finished rung's
+        # optimiser state as the next rung's (which no later run could resume).
+        self.latest = None
+        self.earlier, self.chunks = {"iterations": [], "losses": []}, []
         self.checkpoint.histories.append(entry)
         self.checkpoint.rung = result.plan.index + 1
         self.checkpoint.start_image = result.image[None]
         self.checkpoint.optimizer, self.checkpoint.partial = None, None
-        if self.writes:
-            write_checkpoint(self.folder, self.checkpoint)
-        self.latest, self.last_write = None, time.monotonic()
-        self.earlier, self.chunks = {"iterations": [], "losses": []}, []
+        self.unwritten = True
+        self.flush()
 
 
 def _open_checkpoint(job: RenderJob, digest: str, restart: bool, reporter: Reporter,
-                     chief: bool = True) -> Checkpoint:
-    """The checkpoint to continue from, or a fresh one; a damaged one is reported and replaced."""
+                     chief: bool = True, legacy: str = "") -> Checkpoint:
+    """The checkpoint to continue from, or a fresh one; a damaged one is reported and replaced.
+
+    ``legacy``: the digest an older hires gave this render; its checkpoint is this render's too.
+    """
     folder = state_folder(job.output)
+    fresh = Checkpoint(digest, output=job.output.name)
     if not chief:  # a non-chief worker follows the chief's checkpoint and never changes the folder
-        found = None if restart else _read_quietly(folder)
-        return found if found is not None and found.digest == digest else Checkpoint(digest)
+        found = None if restart else _adopt(_read_quietly(folder), digest, legacy)
+        return found if found is not None and found.digest == digest else fresh
     if restart:
         remove_state(folder)
-        return Checkpoint(digest)
+        return fresh
     try:
-        found = read_checkpoint(folder)
+        found = _adopt(read_checkpoint(folder), digest, legacy)
     except DamagedCheckpoint as exc:
         reporter.message(f"the state folder is damaged ({exc}); starting this render afresh")
         remove_state(folder)
-        return Checkpoint(digest)
+        return fresh
     if found is None:
-        return Checkpoint(digest)
+        return fresh
+    _refuse_other_output(folder, found, job.output)
     if found.digest != digest and job.overwrite:  # asked to redo: the old work is not this render's
         reporter.message(f"{folder} holds a render of other inputs or settings; --overwrite starts afresh")
         remove_state(folder)
-        return Checkpoint(digest)
+        return fresh
     refuse_foreign(folder, found, digest)
     reporter.message(f"resuming from {folder} at rung {found.rung + 1}"
                      + (" (mid-rung)" if found.optimizer is not None else ""))
+    found.output = job.output.name
+    return found
+
+
+def _refuse_other_output(folder: Path, found: Checkpoint, output: Path) -> None:
+    """``out.png`` and ``out.jpg`` share ``out.state/``: neither may take or discard the other's work."""
+    if found.output and found.output != output.name:
+        raise HiresError(
+            f"{folder} holds the unfinished render of {found.output}, which shares its state folder "
+            f"with {output.name}; give this render another name with -o, finish {found.output} "
+            f"first, or pass --restart to discard its work")
+
+
+def _adopt(found: Checkpoint | None, digest: str, legacy: str) -> Checkpoint | None:
+    """``found``, under this version's digest when an older hires wrote it for this render."""
+    if found is not None and legacy and found.digest == legacy:
+        found.digest = digest
     return found
 
 
@@ -443,16 +481,17 @@ def render(job: RenderJob, reporter: Reporter | None = None, *, restart: bool = 
     plans = plan_ladder(job.settings, backbone, tuple(inputs.content.shape[1:3]),
                         [tuple(s.shape[1:3]) for s in inputs.styles], devices=devices,
                         tile_px=job.machine.tile_px)
+    _check_output_options(job, inputs, plans[-1])
     strategy = make_strategy(devices)
     files = [job.content, *job.styles] + ([Path(job.settings.init)] if inputs.init is not None else [])
-    digest = digest_of(files, job.settings, f"{backbone.name} {backbone.source}")
-    checkpoint = _open_checkpoint(job, digest, restart, reporter, chief)
+    digest, legacy = digests_of(files, job.settings, f"{backbone.name} {backbone.source}")
+    checkpoint = _open_checkpoint(job, digest, restart, reporter, chief, legacy)
     reporter.message(f"each rung keeps the photograph's aspect ratio, sides rounded to multiples of "
                      f"{plans[0].stride} px (the backbone's total stride)")
-    reporter.ladder_started(plans)
+    results = _resumed_results(job, plans, checkpoint)
+    reporter.ladder_started(plans, results)
     checkpointer = _Checkpointer(state_folder(job.output), checkpoint, checkpoint_seconds, writes=chief)
     present = _presenter(inputs)
-    results = _resumed_results(job, plans, checkpoint)
     image = inputs.init if checkpoint.start_image is None else tf.constant(checkpoint.start_image)
     try:
         for plan in plans[checkpoint.rung:]:
@@ -475,6 +514,15 @@ def render(job: RenderJob, reporter: Reporter | None = None, *, restart: bool = 
     remove_state(state_folder(job.output))
     return RenderResult(job.output, tuple(results), backbone.name, time.perf_counter() - clock,
                         width_px, height_px)
+
+
+def _check_output_options(job: RenderJob, inputs: _Inputs, last: RungPlan) -> None:
+    """Refuses, before the first rung, an output its format cannot hold (as ``_write_output`` will write it)."""
+    settings, target = job.settings, inputs.target
+    height, width = (target.height_px, target.width_px) if target is not None else (last.height, last.width)
+    dpi = settings.dpi if settings.dpi is not None else (target.dpi if target else None)
+    images.check_output_options(job.output, height=height, width=width, bit_depth=settings.bit_depth,
+                                jpeg_quality=settings.jpeg_quality, dpi=dpi)
 
 
 def _resumed_results(job: RenderJob, plans: list[RungPlan], checkpoint: Checkpoint) -> list[RungResult]:

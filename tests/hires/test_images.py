@@ -15,7 +15,8 @@ from PIL import Image, ImageCms, ImageFile, ImageOps
 
 from hires import images
 from hires.errors import HiresError
-from hires.images import SUPPORTED_OUTPUT_SUFFIXES, check_output_path, read_image, write_image
+from hires.images import (SUPPORTED_OUTPUT_SUFFIXES, check_output_options, check_output_path, read_image,
+                          write_image)
 
 SIZE = (24, 32)  # (H, W): above the 16 px minimum, not square, so transposes show
 
@@ -690,6 +691,23 @@ def test_check_output_path_existing(tmp_path: Path) -> None:
     with pytest.raises(HiresError, match="--overwrite"):
         check_output_path(tmp_path / "out.png", overwrite=False)
     assert check_output_path(tmp_path / "out.png", overwrite=True) == (tmp_path / "out.png").resolve()
+
+
+@pytest.mark.parametrize("name, height, width, options, complaint", [
+    ("out.webp", 12_000, 18_000, {}, "16383 px"),
+    ("out.jpg", 100, 100, {"bit_depth": 16}, "only 8 bits"),
+    ("out.png", 100, 100, {"dpi": -3.0}, "DPI"),
+])
+def test_check_output_options_refuses_what_the_format_cannot_hold(tmp_path: Path, name, height, width,
+                                                                  options, complaint) -> None:
+    with pytest.raises(HiresError, match=complaint):
+        check_output_options(tmp_path / name, height=height, width=width, **options)
+
+
+def test_check_output_options_accepts_what_write_image_writes(tmp_path: Path) -> None:
+    check_output_options(tmp_path / "out.png", height=30_000, width=20_000, bit_depth=16, dpi=300.0)
+    check_output_options(tmp_path / "out.webp", height=16_383, width=100)
+    assert os.listdir(tmp_path) == []
 
 
 def test_check_output_path_folder(tmp_path: Path) -> None:

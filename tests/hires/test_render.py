@@ -45,8 +45,8 @@ class RecordingReporter:
     def message(self, text):
         self.events.append(("message", text))
 
-    def ladder_started(self, plans):
-        self.events.append(("ladder_started", tuple(plans)))
+    def ladder_started(self, plans, finished=()):
+        self.events.append(("ladder_started", tuple(plans), tuple(finished)))
 
     def rung_started(self, plan):
         self.events.append(("rung_started", plan))
@@ -62,10 +62,6 @@ class RecordingReporter:
 
     def chunks(self, index: int) -> list:
         return [event[2] for event in self.events if event[0] == "chunk" and event[1].index == index]
-
-
-
-
 
 
 def _tiny_settings(*rungs: Rung, **values):
@@ -273,6 +269,20 @@ def test_a_missing_init_image_is_refused_before_the_first_rung_starts(tmp_path, 
     assert "ladder_started" not in reporter.kinds()
 
 
+@pytest.mark.parametrize("name, values, complaint", [
+    ("out.jpg", {"bit_depth": 16}, "only 8 bits"),
+    ("out.webp", {"bit_depth": 16}, "only 8 bits"),
+])
+def test_an_output_its_format_cannot_hold_is_refused_before_the_first_rung(tmp_path, inputs, name, values,
+                                                                          complaint):
+    content, style = inputs
+    reporter = RecordingReporter()
+    with pytest.raises(HiresError, match=complaint):
+        render(RenderJob(content, (style,), tmp_path / name, _tiny_settings(Rung(32, 2), **values)), reporter)
+    assert "rung_started" not in reporter.kinds()
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_silent_reporter_accepts_every_call():
     reporter = SilentReporter()
     for method in ("message", "ladder_started", "rung_started", "rung_finished"):
@@ -382,7 +392,7 @@ def test_an_existing_contact_sheet_is_not_replaced_without_overwrite(tmp_path, i
     content, style = inputs
     sheet = tmp_path / "out.contact.png"
     sheet.write_bytes(b"mine")
-    with pytest.raises(HiresError, match="overwrite"):
+    with pytest.raises(HiresError, match="contact sheet of .*out.png.*Delete or move it, or pass --overwrite"):
         render(RenderJob(content, (style,), tmp_path / "out.png", _tiny_settings(Rung(32, 2))))
     assert sheet.read_bytes() == b"mine"
 

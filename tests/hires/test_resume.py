@@ -31,7 +31,7 @@ def pair(tmp_path_factory):
 
 def _settings(**values):
     ladder = Ladder(rungs=(Rung(32, 6), Rung(64, 8)))
-    return replace(default_settings(), backbone="tiny", ladder=ladder, chunk_iterations=2, **values)
+    return replace(default_settings(), **{"backbone": "tiny", "ladder": ladder, "chunk_iterations": 2, **values})
 
 
 class _StopAt(SilentReporter):
@@ -69,19 +69,69 @@ def test_interrupted_render_resumes_to_the_same_picture(pair, uninterrupted, tmp
     assert not checkpoints.state_folder(job.output).exists()  # removed once the output is written
 
 
+def test_an_interrupt_during_the_end_of_rung_write_resumes(pair, uninterrupted, tmp_path, monkeypatch):
+    """Ctrl-C while the checkpoint of a finished rung is being written: the next run resumes.
+
+    The interrupt lands while the file is written, with the rung's last chunk not yet written
+    (no timed checkpoint came due); the render's handler then writes the finished rung's
+    checkpoint again, not that chunk's optimiser state under the next rung's number.
+    """
+    import hires.render as render_module
+
+    content, style = pair
+    job = RenderJob(content, (style,), tmp_path / "out.png", _settings())
+    real = checkpoints.write_checkpoint
+    interrupted = []
+
+    def interrupt_once(folder, checkpoint):
+        if checkpoint.rung == 1 and checkpoint.optimizer is None and not interrupted:
+            interrupted.append(True)
+            raise KeyboardInterrupt
+        real(folder, checkpoint)
+
+    monkeypatch.setattr(render_module, "write_checkpoint", interrupt_once)
+    with pytest.raises(KeyboardInterrupt):
+        render(job, checkpoint_seconds=3600)
+    saved = checkpoints.read_checkpoint(checkpoints.state_folder(job.output))
+    assert interrupted and saved.rung == 1 and saved.optimizer is None
+    monkeypatch.setattr(render_module, "write_checkpoint", real)
+    render(job)
+    np.testing.assert_allclose(images.read_image(job.output), uninterrupted, atol=2 / 255)
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_an_output_of_another_extension_leaves_the_unfinished_render_alone(pair, uninterrupted, tmp_path,
+                                                                           overwrite):
+    """``out.png`` and ``out.jpg`` share ``out.state/``: the second may neither take nor discard it."""
+    content, style = pair
+    job = RenderJob(content, (style,), tmp_path / "out.png", _settings())
+    with pytest.raises(KeyboardInterrupt):
+        render(job, _StopAt(1, 1), checkpoint_seconds=3600)
+    other = RenderJob(content, (style,), tmp_path / "out.jpg", _settings(seed=3), overwrite=overwrite)
+    with pytest.raises(HiresError, match="unfinished render of out.png.*another name with -o"):
+        render(other)
+    assert checkpoints.read_checkpoint(checkpoints.state_folder(job.output)).rung == 1
+    render(job)
+    np.testing.assert_allclose(images.read_image(job.output), uninterrupted, atol=2 / 255)
+
+
 def test_finished_rungs_are_not_redone(pair, tmp_path):
     content, style = pair
     job = RenderJob(content, (style,), tmp_path / "out.png", _settings())
     with pytest.raises(KeyboardInterrupt):
         render(job, _StopAt(1, 1), checkpoint_seconds=3600)
-    started = []
+    started, done = [], []
 
     class Recording(SilentReporter):
+        def ladder_started(self, plans, finished=()) -> None:
+            done.extend(result.plan.index for result in finished)
+
         def rung_started(self, plan) -> None:
             started.append(plan.index)
 
     render(job, Recording())
     assert started == [1]
+    assert done == [0]  # told to the display, whose ladder bar and time left count it as done
 
 
 def test_a_failed_checkpoint_write_keeps_the_previous_one(tmp_path, monkeypatch):
@@ -89,10 +139,10 @@ def test_a_failed_checkpoint_write_keeps_the_previous_one(tmp_path, monkeypatch)
     checkpoints.write_checkpoint(folder, checkpoints.Checkpoint("abc", rung=1, histories=[{"x": 1}]))
 
     def crash(*args, **kwargs):
-        raise OSError("disk pulled out mid-write")
+        raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(checkpoints.os, "fsync", crash)
-    with pytest.raises(OSError):
+    with pytest.raises(HiresError, match="No space left on device.*run the same command"):
         checkpoints.write_checkpoint(folder, checkpoints.Checkpoint("abc", rung=2))
     assert checkpoints.read_checkpoint(folder).rung == 1
     assert sorted(p.name for p in folder.iterdir()) == ["checkpoint.npz"]
@@ -219,7 +269,7 @@ def test_a_float32_render_keeps_the_digest_it_had_before_precision_existed(tmp_p
     import json
     from dataclasses import asdict, replace
 
-    from hires.checkpoint import FORMAT_VERSION, _plain, digest_of
+    from hires.checkpoint import FORMAT_VERSION, _plain, digests_of
     from hires.config import default_settings
 
     photo = tmp_path / "photo.png"
@@ -232,5 +282,51 @@ def test_a_float32_render_keeps_the_digest_it_had_before_precision_existed(tmp_p
     hasher.update(json.dumps(_plain(older), sort_keys=True).encode())
     hasher.update(b"tiny source")
     hasher.update(str(FORMAT_VERSION).encode())
-    assert digest_of([photo], settings, "tiny source") == hasher.hexdigest()
-    assert digest_of([photo], replace(settings, precision="bfloat16"), "tiny source") != hasher.hexdigest()
+    assert digests_of([photo], settings, "tiny source")[1] == hasher.hexdigest()
+    assert digests_of([photo], replace(settings, precision="bfloat16"), "tiny source")[1] != hasher.hexdigest()
+
+
+@pytest.mark.parametrize("change", [{"jpeg_quality": 80}, {"bit_depth": 16}, {"dpi": 300.0},
+                                    {"max_input_megapixels": 400.0}, {"chunk_iterations": 3}])
+def test_a_render_resumes_with_other_output_options(pair, uninterrupted, tmp_path, change):
+    content, style = pair
+    job = RenderJob(content, (style,), tmp_path / "out.png", _settings())
+    with pytest.raises(KeyboardInterrupt):
+        render(job, _StopAt(1, 1), checkpoint_seconds=3600)
+    messages = []
+
+    class Recording(SilentReporter):
+        def message(self, text: str) -> None:
+            messages.append(text)
+
+    render(replace(job, settings=_settings(**change)), Recording())
+    assert any(m.startswith("resuming from") for m in messages), messages
+    np.testing.assert_allclose(images.read_image(job.output), uninterrupted, atol=2 / 255)
+
+
+def test_a_checkpoint_written_under_the_older_digest_resumes(pair, uninterrupted, tmp_path, monkeypatch):
+    """Until 2026-11-26 the digest hashed every setting; such a render, begun then, still resumes."""
+    import hires.render as render_module
+
+    content, style = pair
+    job = RenderJob(content, (style,), tmp_path / "out.png", _settings())
+    computed, real = [], checkpoints.digests_of
+    monkeypatch.setattr(render_module, "digests_of", lambda *args: computed.append(real(*args)) or computed[-1])
+    with pytest.raises(KeyboardInterrupt):
+        render(job, _StopAt(1, 1), checkpoint_seconds=3600)
+    current, older = computed[0]
+    assert current != older  # so that this test tells them apart
+    folder = checkpoints.state_folder(job.output)
+    saved = checkpoints.read_checkpoint(folder)
+    assert saved.digest == current
+    saved.digest = older  # as the previous version wrote it
+    checkpoints.write_checkpoint(folder, saved)
+    messages = []
+
+    class Recording(SilentReporter):
+        def message(self, text: str) -> None:
+            messages.append(text)
+
+    render(job, Recording())
+    assert any(m.startswith("resuming from") for m in messages), messages
+    np.testing.assert_allclose(images.read_image(job.output), uninterrupted, atol=2 / 255)
