@@ -42,6 +42,8 @@ class Progress:
         message: something worth telling the user (a failed step, a restart), or "".
         state: the optimiser's state here (``LBfgsState`` or ``AdamState``): a checkpoint
             continues from it exactly.
+        evaluations_before: of ``evaluations``, those a resumed run had done before this run
+            began (so that a rate is this run's evaluations over ``seconds``).
     """
 
     iteration: int
@@ -52,6 +54,7 @@ class Progress:
     image: tf.Tensor = field(repr=False)
     message: str = ""
     state: object = field(default=None, repr=False)
+    evaluations_before: int = 0
 
 
 Callback = Callable[[Progress], None]
@@ -280,6 +283,8 @@ def minimize_lbfgs(
     stopped, restarted = "iterations", False
     # Evaluations spent by histories dropped at a restart.
     extra_evaluations = 0 if state is None else state.evaluations_before
+    # When this run began, and the evaluations a resumed run had done by then.
+    start = (clock, 0 if state is None else extra_evaluations + int(results.num_objective_evaluations))
     while before + int(results.num_iterations) < iterations:
         target = min(int(results.num_iterations) + chunk_iterations, iterations - before)
         results = runner.advance(results, target)
@@ -288,7 +293,7 @@ def minimize_lbfgs(
             message = f"L-BFGS step failed at iteration {before + int(results.num_iterations)}"
             if restarted:  # a fresh history failed before any good chunk: give up
                 stopped = "failed: " + message
-                history.append(_progress(runner, good, before, iterations, extra_evaluations, clock,
+                history.append(_progress(runner, good, before, iterations, extra_evaluations, start,
                                          message + "; kept the last good image"))
                 if callback is not None:
                     callback(history[-1])
@@ -303,15 +308,15 @@ def minimize_lbfgs(
             break
         else:
             good, restarted = results, False
-        history.append(_progress(runner, good, before, iterations, extra_evaluations, clock, message))
+        history.append(_progress(runner, good, before, iterations, extra_evaluations, start, message))
         if callback is not None:
             callback(history[-1])
     if stopped == "converged":
-        history.append(_progress(runner, good, before, iterations, extra_evaluations, clock, "converged"))
+        history.append(_progress(runner, good, before, iterations, extra_evaluations, start, "converged"))
         if callback is not None:
             callback(history[-1])
     image = tf.clip_by_value(runner.image_of(good), 0.0, 1.0)
-    last = history[-1] if history else _progress(runner, good, before, iterations, extra_evaluations, clock, "")
+    last = history[-1] if history else _progress(runner, good, before, iterations, extra_evaluations, start, "")
     return OptimizeResult(
         image=image,
         terms=last.terms,
@@ -324,17 +329,19 @@ def minimize_lbfgs(
 
 
 def _progress(runner: _LBfgsRunner, results, before: int, iterations: int, extra_evaluations: int,
-              clock: float, message: str) -> Progress:
+              start: tuple[float, int], message: str) -> Progress:
+    """``start``: when this run began, and the evaluations done by then (a resumed run's)."""
     image = runner.image_of(results)
     return Progress(
         iteration=before + int(results.num_iterations),
         iterations=iterations,
         evaluations=extra_evaluations + int(results.num_objective_evaluations),
         terms=_as_floats(runner.terms(image)),
-        seconds=time.perf_counter() - clock,
+        seconds=time.perf_counter() - start[0],
         image=image,
         message=message,
         state=LBfgsState(results, runner.scale, before, extra_evaluations),
+        evaluations_before=start[1],
     )
 
 
@@ -383,7 +390,8 @@ def minimize_adam(
         evaluations = state.evaluations + done - state.step
         history.append(Progress(done, iterations, evaluations, _as_floats(objective.terms(image)),
                                 time.perf_counter() - clock, image,
-                                state=AdamState(image, m, v, done, state.scale, evaluations)))
+                                state=AdamState(image, m, v, done, state.scale, evaluations),
+                                evaluations_before=state.evaluations))
         if callback is not None:
             callback(history[-1])
     terms = history[-1].terms if history else _as_floats(objective.terms(image))

@@ -67,11 +67,11 @@ class Estimator:
             self.rung_started(plan)  # a caller that skipped rung_started: time from here
         rung = self._current[1]
         if rung.last_time is None:
-            # A resumed rung's first report counts evaluations of the earlier run too, so this
-            # first price may be low; the next report replaces it with a steady one.
-            rung.first_seconds, rung.first_evaluations = now - rung.started, progress.evaluations
-            if progress.evaluations:
-                self.firsts[plan.index] = (rung.first_seconds, progress.evaluations)
+            # A resumed rung's evaluations count the earlier run's too: only this run's are priced.
+            rung.first_seconds = now - rung.started
+            rung.first_evaluations = progress.evaluations - progress.evaluations_before
+            if rung.first_evaluations > 0:
+                self.firsts[plan.index] = (rung.first_seconds, rung.first_evaluations)
         elif progress.evaluations > rung.last_evaluations:
             rung.steady_seconds += now - rung.last_time
             rung.steady_evaluations += progress.evaluations - rung.last_evaluations

@@ -50,6 +50,9 @@ def test_resume_from_state_equals_uninterrupted(tiny):
     first = minimize_lbfgs(loss_function, start, iterations=5, chunk_iterations=5)
     second = minimize_lbfgs(loss_function, start, iterations=10, chunk_iterations=5, state=first.state)
     np.testing.assert_array_equal(second.image.numpy(), whole.image.numpy())
+    # Reports say which evaluations the earlier run did, so that a rate counts this run's only.
+    assert [p.evaluations_before for p in first.history] == [0]
+    assert [p.evaluations_before for p in second.history] == [first.evaluations]
 
 
 def test_resume_with_another_history_length_takes_that_length(tiny):
@@ -154,6 +157,8 @@ def test_adam_resume_equals_uninterrupted(tiny):
     first = minimize_adam(loss_function, start, iterations=4, chunk_iterations=4)
     second = minimize_adam(loss_function, start, iterations=8, chunk_iterations=4, state=first.state)
     np.testing.assert_allclose(second.image.numpy(), whole.image.numpy(), atol=1e-6)
+    assert [p.evaluations_before for p in first.history] == [0]
+    assert [p.evaluations_before for p in second.history] == [first.evaluations]
 
 
 def test_the_start_point_is_evaluated_once(tiny):
