@@ -314,7 +314,8 @@ def _read_inputs(job: RenderJob) -> _Inputs:
 
 def _check_contact_sheet_path(job: RenderJob) -> None:
     sheet = contact_sheet_path(job.output)
-    if sheet.is_file() and not job.overwrite:
+    resuming = state_folder(job.output).is_dir()  # then the sheet is this unfinished render's own
+    if sheet.is_file() and not job.overwrite and not resuming:
         # Most often an earlier render's sheet whose output was deleted to render it again; a
         # batch's --overwrite would redo every finished job, so the first fix named is to move it.
         raise HiresError(f"cannot write {sheet}, the contact sheet of {job.output}: it already exists "
@@ -506,11 +507,13 @@ def render(job: RenderJob, reporter: Reporter | None = None, *, restart: bool = 
         raise
     if not chief:
         return RenderResult(job.output, tuple(results), backbone.name, time.perf_counter() - clock)
-    height_px, width_px = _write_output(job, inputs, present(results[-1].image))
+    # The contact sheet before the output: until the output is written the state folder stays,
+    # so an interrupt at any point here leaves a render that the same command finishes.
     if job.save_rungs:
         sheet = make_contact_sheet(inputs.content[0].numpy(), [s[0].numpy() for s in inputs.styles],
                                    [_sheet_rung(result, present) for result in results])
         images.write_image(contact_sheet_path(job.output), sheet, overwrite=True)
+    height_px, width_px = _write_output(job, inputs, present(results[-1].image))
     remove_state(state_folder(job.output))
     return RenderResult(job.output, tuple(results), backbone.name, time.perf_counter() - clock,
                         width_px, height_px)

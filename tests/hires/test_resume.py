@@ -115,6 +115,29 @@ def test_an_output_of_another_extension_leaves_the_unfinished_render_alone(pair,
     np.testing.assert_allclose(images.read_image(job.output), uninterrupted, atol=2 / 255)
 
 
+def test_an_interrupt_while_the_render_is_finished_off_leaves_one_the_same_command_finishes(
+        pair, uninterrupted, tmp_path, monkeypatch):
+    """Ctrl-C while the contact sheet is drawn, after the last rung: running the same command again
+    writes the output (not "out.png already exists", with the state folder left behind)."""
+    import hires.render as render_module
+
+    content, style = pair
+    job = RenderJob(content, (style,), tmp_path / "out.png", _settings())
+    real = render_module.make_contact_sheet
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(render_module, "make_contact_sheet", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        render(job)
+    monkeypatch.setattr(render_module, "make_contact_sheet", real)
+    render(job)
+    np.testing.assert_allclose(images.read_image(job.output), uninterrupted, atol=2 / 255)
+    assert render_module.contact_sheet_path(job.output).is_file()
+    assert not checkpoints.state_folder(job.output).exists()
+
+
 def test_finished_rungs_are_not_redone(pair, tmp_path):
     content, style = pair
     job = RenderJob(content, (style,), tmp_path / "out.png", _settings())
