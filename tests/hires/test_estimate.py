@@ -32,14 +32,21 @@ class _Clock:
         return self.now
 
 
+def _ladder(*rungs: tuple[int, int]) -> tuple[_Clock, list[RungPlan], Estimator]:
+    clock, plans = _Clock(), _plans(*rungs)
+    return clock, plans, Estimator(plans, clock=clock)
+
+
 def _run_rung(estimator: Estimator, clock: _Clock, plan: RungPlan, *, startup: float, price: float,
-              chunks: int, chunk: int = 10) -> None:
-    """Runs ``chunks`` reports of ``chunk`` iterations at one evaluation each."""
+              chunks: int, chunk: int = 10, finish: bool = False) -> None:
+    """Runs ``chunks`` reports of ``chunk`` iterations at one evaluation each; then ends the rung if ``finish``."""
     estimator.rung_started(plan)
     clock.now += startup
     for k in range(1, chunks + 1):
         clock.now += chunk * price
         estimator.update(plan, _progress(k * chunk, k * chunk))
+    if finish:
+        estimator.rung_finished(plan)
 
 
 def test_no_estimate_before_the_first_report():
@@ -50,9 +57,7 @@ def test_no_estimate_before_the_first_report():
 
 
 def test_a_rung_is_priced_between_reports_and_its_start_up_kept_apart():
-    clock = _Clock()
-    plans = _plans((100, 50))
-    estimator = Estimator(plans, clock=clock)
+    clock, plans, estimator = _ladder((100, 50))
     _run_rung(estimator, clock, plans[0], startup=30.0, price=2.0, chunks=1)
     # One report: the start-up is inside the price, so the estimate is high.
     assert estimator.seconds_left() == pytest.approx(40 * 50.0 / 10)
@@ -64,52 +69,36 @@ def test_a_rung_is_priced_between_reports_and_its_start_up_kept_apart():
 
 
 def test_later_rungs_are_priced_in_proportion_to_pixels_from_one_measured_rung():
-    clock = _Clock()
-    plans = _plans((100, 30), (200, 10))
-    estimator = Estimator(plans, clock=clock)
-    _run_rung(estimator, clock, plans[0], startup=5.0, price=1.0, chunks=3)
-    estimator.rung_finished(plans[0])
+    clock, plans, estimator = _ladder((100, 30), (200, 10))
+    _run_rung(estimator, clock, plans[0], startup=5.0, price=1.0, chunks=3, finish=True)
     assert estimator.seconds_left() == pytest.approx(10 * 4.0 + 5.0)  # 4x the pixels, 4x the price
 
 
 def test_two_measured_sizes_give_a_fixed_part_and_a_part_per_pixel():
-    clock = _Clock()
-    plans = _plans((100, 20), (200, 20), (400, 10))
-    estimator = Estimator(plans, clock=clock)
+    clock, plans, estimator = _ladder((100, 20), (200, 20), (400, 10))
     # Seconds per evaluation = 0.5 + pixels / 10_000: 1.5 at 100 px, 4.5 at 200 px, 16.5 at 400 px.
-    _run_rung(estimator, clock, plans[0], startup=3.0, price=1.5, chunks=2)
-    estimator.rung_finished(plans[0])
-    _run_rung(estimator, clock, plans[1], startup=3.0, price=4.5, chunks=2)
-    estimator.rung_finished(plans[1])
+    _run_rung(estimator, clock, plans[0], startup=3.0, price=1.5, chunks=2, finish=True)
+    _run_rung(estimator, clock, plans[1], startup=3.0, price=4.5, chunks=2, finish=True)
     assert estimator.seconds_left() == pytest.approx(10 * 16.5 + 3.0)
 
 
 def test_a_smaller_rung_that_cost_more_falls_back_to_proportion():
-    clock = _Clock()
-    plans = _plans((100, 20), (200, 20), (400, 10))
-    estimator = Estimator(plans, clock=clock)
-    _run_rung(estimator, clock, plans[0], startup=0.0, price=5.0, chunks=2)
-    estimator.rung_finished(plans[0])
-    _run_rung(estimator, clock, plans[1], startup=0.0, price=4.0, chunks=2)
-    estimator.rung_finished(plans[1])
+    clock, plans, estimator = _ladder((100, 20), (200, 20), (400, 10))
+    _run_rung(estimator, clock, plans[0], startup=0.0, price=5.0, chunks=2, finish=True)
+    _run_rung(estimator, clock, plans[1], startup=0.0, price=4.0, chunks=2, finish=True)
     assert estimator.seconds_left() == pytest.approx(10 * 16.0)
 
 
 def test_the_current_rung_keeps_its_own_price_and_iterations_left():
-    clock = _Clock()
-    plans = _plans((100, 20), (200, 40))
-    estimator = Estimator(plans, clock=clock)
-    _run_rung(estimator, clock, plans[0], startup=0.0, price=1.0, chunks=2)
-    estimator.rung_finished(plans[0])
+    clock, plans, estimator = _ladder((100, 20), (200, 40))
+    _run_rung(estimator, clock, plans[0], startup=0.0, price=1.0, chunks=2, finish=True)
     _run_rung(estimator, clock, plans[1], startup=7.0, price=3.0, chunks=2)
     assert estimator.seconds_left() == pytest.approx(20 * 3.0)
     assert estimator.work_done() == pytest.approx(20 * 100 * 100 + 20 * 200 * 200)
 
 
 def test_evaluations_per_iteration_scale_what_is_left():
-    clock = _Clock()
-    plans = _plans((100, 30))
-    estimator = Estimator(plans, clock=clock)
+    clock, plans, estimator = _ladder((100, 30))
     estimator.rung_started(plans[0])
     clock.now += 20.0
     estimator.update(plans[0], _progress(10, 20))
@@ -130,11 +119,8 @@ def test_a_resumed_ladder_counts_its_finished_rungs_as_done():
 
 
 def test_a_rung_that_reported_once_is_priced_without_the_start_up_the_last_rung_measured():
-    clock = _Clock()
-    plans = _plans((100, 20), (200, 20), (400, 10))
-    estimator = Estimator(plans, clock=clock)
-    _run_rung(estimator, clock, plans[0], startup=3.0, price=1.5, chunks=2)
-    estimator.rung_finished(plans[0])
+    clock, plans, estimator = _ladder((100, 20), (200, 20), (400, 10))
+    _run_rung(estimator, clock, plans[0], startup=3.0, price=1.5, chunks=2, finish=True)
     _run_rung(estimator, clock, plans[1], startup=3.0, price=4.5, chunks=1)
     assert estimator.evaluations_per_second(plans[1]) == pytest.approx(1 / 4.5)
     # It counts in the price model too: 16.5 s per evaluation at 400 px, as above.
