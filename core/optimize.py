@@ -265,6 +265,8 @@ def minimize_lbfgs(
     Returns:
         An ``OptimizeResult`` whose ``state`` continues the run.
     """
+    if chunk_iterations < 1:
+        raise ValueError(f"chunk_iterations must be 1 or more, not {chunk_iterations}")  # else it never advances
     shape = list(initial_image.shape)
     objective = as_objective(loss)
     clock = time.perf_counter()
@@ -373,6 +375,8 @@ def minimize_adam(
     Returns:
         An ``OptimizeResult`` whose ``state`` continues the run.
     """
+    if chunk_iterations < 1:
+        raise ValueError(f"chunk_iterations must be 1 or more, not {chunk_iterations}")
     objective = as_objective(loss)
     clock = time.perf_counter()
     if state is None:

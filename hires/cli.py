@@ -182,7 +182,7 @@ def render(
     optimizer: Annotated[Optional[OptimizerChoice], typer.Option(help="lbfgs (the paper's) or adam. [default: lbfgs]")] = None,
     adam_preset: Annotated[Optional[str], typer.Option(help="Adam's settings: seed-report or standard. [default: seed-report]")] = None,
     correction_pairs: Annotated[Optional[int], typer.Option(help="L-BFGS history length. [default: 10]")] = None,
-    tolerance: Annotated[Optional[float], typer.Option(help="Stop a rung when an iteration improves the loss by less than this fraction. [default: 0, run every iteration]")] = None,
+    tolerance: Annotated[Optional[float], typer.Option(help="Stop an L-BFGS rung when an iteration improves the loss by less than this fraction (Adam rungs run every iteration). [default: 0, run every iteration]")] = None,
     content_layer: Annotated[Optional[str], typer.Option(help="Layer of the content term. [default: block4_conv2]")] = None,
     style_layers: Annotated[Optional[str], typer.Option(help="Layers of the style term with weights, e.g. block1_conv1:1,block3_conv1:0.5 (weight 1 when omitted). [default: block1_conv1 ... block5_conv1, equal]")] = None,
     pooling: Annotated[Optional[PoolingChoice], typer.Option(help="avg (the paper's) or max. [default: avg]")] = None,
@@ -258,19 +258,18 @@ def _run(job, quiet: bool, *, restart: bool = False, checkpoint_minutes: float =
 
 
 def _print_plan(job) -> None:
-    from hires import images
-    from hires.config import resolve_ladder
     from hires.devices import find_devices
-    from hires.render import choose_backbone, plan_ladder
+    from hires.render import check_job_output, choose_backbone, plan_ladder, read_inputs
 
-    limit = job.settings.max_input_megapixels
-    content = images.read_image(job.content, max_megapixels=limit)
-    styles = [images.read_image(path, max_megapixels=limit) for path in job.styles]
-    settings, target = resolve_ladder(job.settings, content.shape[:2])
+    # The checks render makes before its first rung, so that a plan it prints is one render runs.
+    inputs = read_inputs(job)
+    settings, target = inputs.settings, inputs.target
+    job = replace(job, settings=settings)
     backbone, why = choose_backbone(settings)
     devices = find_devices(job.machine.devices, memory_gb=job.machine.memory_gb)
-    plans = plan_ladder(settings, backbone, content.shape[:2], [s.shape[:2] for s in styles],
-                        devices=devices, tile_px=job.machine.tile_px)
+    plans = plan_ladder(settings, backbone, tuple(inputs.content.shape[1:3]),
+                        [tuple(s.shape[1:3]) for s in inputs.styles], devices=devices, tile_px=job.machine.tile_px)
+    check_job_output(job, inputs, plans[-1])
     typer.echo(why)
     typer.echo(devices.description)
     if target is not None:
@@ -526,13 +525,16 @@ def bench_ladder(
 
     from hires.bench import best_time_ratio, compare_ladder_to_single
     from hires.images import check_output_path
-    from hires.config import default_settings
+    from hires.config import check_settings, default_settings
     from hires.ladder import default_rungs
 
     rungs = (default_rungs(size, iterations=first_iterations, upper_iterations=top_iterations)
              if ladder_rungs is None else _parse_rungs(ladder_rungs))
     size = rungs[-1].long_edge_px
     settings = replace(default_settings(), backbone=backbone.value, chunk_iterations=chunk_iterations)
+    check_settings(settings, "the command line")  # --chunk-iterations 0 would never advance
+    if single_iterations < 1:
+        raise HiresError(f"--single-iterations must be 1 or more, not {single_iterations}")
     if pictures is not None:  # checked now, not after the first render has run for minutes
         for name in ("single.png", "ladder.png"):
             check_output_path(pictures / name, overwrite=False)

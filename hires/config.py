@@ -239,6 +239,11 @@ def check_settings(settings: RenderSettings, source: str = "the settings") -> No
         raise HiresError(f"{source}: chunk_iterations must be 1 or more, not {settings.chunk_iterations}")
     if settings.seed < 0:
         raise HiresError(f"{source}: seed must be 0 or more, not {settings.seed}")
+    names = [name for name, _ in settings.style_layers]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise HiresError(f"{source}: style layer {', '.join(twice)} is listed more than once; list each "
+                         "layer once, with its weight, e.g. block1_conv1:1.5")
     weights = [weight for _, weight in settings.style_layers]
     if not all(math.isfinite(w) and w >= 0 for w in weights) or sum(weights) <= 0:
         raise HiresError(f"{source}: style layer weights must be finite, 0 or more, and not all 0; got {weights}")

@@ -63,6 +63,12 @@ class Ladder:
         return Rung(**values)
 
 
+# A rung closer to the next than this ratio is dropped when a ladder is built or cut to --size:
+# a 512 px rung before a 520 px target costs nearly a rung and changes nothing (both would
+# round to 512 px, and the render would refuse them).
+MIN_STEP = 1.1
+
+
 def default_rungs(size_px: int, *, iterations: int = 200, upper_iterations: int = 100) -> tuple[Rung, ...]:
     """256 px, doubling, up to ``size_px``; a target of 256 or less is one rung.
 
@@ -71,7 +77,7 @@ def default_rungs(size_px: int, *, iterations: int = 200, upper_iterations: int 
     """
     sizes = []
     edge = FIRST_RUNG_PX
-    while edge < size_px:
+    while edge * MIN_STEP <= size_px:
         sizes.append(edge)
         edge *= 2
     sizes.append(size_px)
@@ -79,13 +85,13 @@ def default_rungs(size_px: int, *, iterations: int = 200, upper_iterations: int 
 
 
 def adjust_last_rung(ladder: Ladder, *, size_px: int | None, iterations: int | None) -> Ladder:
-    """Applies ``--size`` and ``--iterations`` to the last rung, dropping rungs not below the new size."""
+    """Applies ``--size`` and ``--iterations`` to the last rung, dropping rungs not ``MIN_STEP`` below the new size."""
     if size_px is None and iterations is None:
         return ladder
     last = ladder.rungs[-1]
     rungs = list(ladder.rungs[:-1])
     if size_px is not None:
-        rungs = [rung for rung in rungs if rung.long_edge_px < size_px]
+        rungs = [rung for rung in rungs if rung.long_edge_px * MIN_STEP <= size_px]
         last = replace(last, long_edge_px=size_px)
     if iterations is not None:
         last = replace(last, iterations=iterations)

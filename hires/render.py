@@ -288,7 +288,12 @@ class _Inputs:
     target: PrintTarget | None
 
 
-def _read_inputs(job: RenderJob) -> _Inputs:
+def read_inputs(job: RenderJob) -> _Inputs:
+    """Reads and checks everything a render needs before its first rung (``--plan`` runs it too).
+
+    Raises:
+        HiresError: naming the problem and the fix.
+    """
     settings = job.settings
     images.check_output_path(job.output, overwrite=job.overwrite)
     if job.save_rungs:
@@ -471,7 +476,7 @@ def render(job: RenderJob, reporter: Reporter | None = None, *, restart: bool = 
     clock = time.perf_counter()
     chief = is_chief()  # with TF_CONFIG, only the chief writes files; the others lend their devices
     job = job if chief else replace(job, save_rungs=False)
-    inputs = _read_inputs(job)
+    inputs = read_inputs(job)
     job = replace(job, settings=inputs.settings)
     backbone, why = choose_backbone(job.settings)
     reporter.message(why)
@@ -482,7 +487,7 @@ def render(job: RenderJob, reporter: Reporter | None = None, *, restart: bool = 
     plans = plan_ladder(job.settings, backbone, tuple(inputs.content.shape[1:3]),
                         [tuple(s.shape[1:3]) for s in inputs.styles], devices=devices,
                         tile_px=job.machine.tile_px)
-    _check_output_options(job, inputs, plans[-1])
+    check_job_output(job, inputs, plans[-1])
     strategy = make_strategy(devices)
     files = [job.content, *job.styles] + ([Path(job.settings.init)] if inputs.init is not None else [])
     digest, legacy = digests_of(files, job.settings, f"{backbone.name} {backbone.source}")
@@ -519,7 +524,7 @@ def render(job: RenderJob, reporter: Reporter | None = None, *, restart: bool = 
                         width_px, height_px)
 
 
-def _check_output_options(job: RenderJob, inputs: _Inputs, last: RungPlan) -> None:
+def check_job_output(job: RenderJob, inputs: _Inputs, last: RungPlan) -> None:
     """Refuses, before the first rung, an output its format cannot hold (as ``_write_output`` will write it)."""
     settings, target = job.settings, inputs.target
     height, width = (target.height_px, target.width_px) if target is not None else (last.height, last.width)

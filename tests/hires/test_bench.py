@@ -276,6 +276,9 @@ def test_bench_ladder_takes_its_rungs_from_the_command_line(tmp_path):
     assert data["single"]["cpu_share"] > 0 and "of the CPUs' time" in result.stdout
     broken = runner.invoke(app, base + ["--ladder", "64:2,32:2"])
     assert broken.exit_code == 2 and "--ladder" in broken.output
+    for option, value in (("--chunk-iterations", "0"), ("--single-iterations", "0")):
+        refused = runner.invoke(app, base + ["--ladder", "32:2,64:2", option, value])  # 0 chunks: it would spin
+        assert refused.exit_code == 2 and "must be 1 or more" in refused.output, refused.output
 
 
 def test_bench_in_mixed_precision_says_so():

@@ -182,6 +182,17 @@ def test_init_from_an_image_file_renders(tmp_path, inputs):
     assert images.read_image(output).shape == (32, 32, 3)
 
 
+@pytest.mark.parametrize("output, options, complaint", [
+    ("out.jpg", ["--bit-depth", "16"], "only 8 bits"),
+    ("out.png", ["--style-blend", "1,2"], "2 weights for 1 styles"),
+])
+def test_plan_refuses_what_render_would_refuse(tmp_path, inputs, output, options, complaint):
+    content, style, _ = inputs
+    result = _render(content, style, "-o", tmp_path / output, "--backbone", "tiny", "--plan", *options)
+    assert result.exit_code == 2 and complaint in result.output, result.output
+    assert "rung" not in result.stdout
+
+
 def test_plan_prints_the_rungs_and_writes_nothing(tmp_path, inputs):
     content, style, _ = inputs
     config = tmp_path / "two.toml"

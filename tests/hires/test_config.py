@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 
 import pytest
@@ -277,6 +277,15 @@ def test_all_zero_style_layer_weights_are_refused(tmp_path):
     with pytest.raises(HiresError, match="style") as info:
         load_config(path)
     assert str(path) in str(info.value)
+
+
+def test_a_style_layer_listed_twice_is_refused():
+    """Twice listed, its Gram matrix would count twice in the target and once in the loss."""
+    from hires.config import check_settings, parse_style_layers
+
+    layers = parse_style_layers("block1_conv1,block1_conv1:0.5,block2_conv1")
+    with pytest.raises(HiresError, match="the command line: style layer block1_conv1 is listed more than once"):
+        check_settings(replace(default_settings(), style_layers=layers), "the command line")
 
 
 def test_missing_config_names_the_file(tmp_path):

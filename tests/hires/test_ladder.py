@@ -38,6 +38,10 @@ def _ladder(*sizes: int, **values) -> Ladder:
     (10800, [256, 512, 1024, 2048, 4096, 8192, 10800]),
     (100, [100]),             # below the first rung: one rung at the target
     (16, [16]),
+    (264, [264]),             # within MIN_STEP of 256, which would round to the same 256 px
+    (520, [256, 520]),        # within MIN_STEP of 512
+    (2050, [256, 512, 1024, 2050]),
+    (282, [256, 282]),        # a step of 10% or more keeps the rung
 ])
 def test_default_rungs_double_from_256_to_the_target(size, expected):
     rungs = default_rungs(size)
@@ -90,6 +94,7 @@ def test_adjust_last_rung_size_drops_rungs_not_below_it():
     assert _sizes(adjust_last_rung(ladder, size_px=600, iterations=None).rungs) == [256, 512, 600]
     assert _sizes(adjust_last_rung(ladder, size_px=256, iterations=None).rungs) == [256]
     assert _sizes(adjust_last_rung(ladder, size_px=100, iterations=None).rungs) == [100]
+    assert _sizes(adjust_last_rung(ladder, size_px=520, iterations=None).rungs) == [256, 520]  # 512: too close
 
 
 def test_adjust_last_rung_size_keeps_the_last_rungs_settings():
