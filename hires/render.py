@@ -227,7 +227,8 @@ def plan_ladder(
             memory = plan_memory(backbone, spec_layers, settings.content_layer, height, width,
                                  correction_pairs=rung.correction_pairs, optimizer=rung.optimizer,
                                  budget_bytes=devices.budget_bytes if devices else None, tile_px=tile_px,
-                                 replicas=len(devices.names) * devices.workers if devices else 1)
+                                 replicas=len(devices.names) * devices.workers if devices else 1,
+                                 style_shapes=styles)
         except HiresError as exc:
             raise HiresError(f"rung {index + 1}: {exc}") from exc
         plans.append(RungPlan(index, len(ladder.rungs), rung, height, width, styles, memory, stride))

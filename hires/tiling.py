@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Sequence
 
 from core.backbones import Backbone, activation_floats, receptive_field
 from core.tiles import tile_geometry
@@ -97,7 +98,8 @@ def candidate_tiles(height: int, width: int, stride: int) -> list[int | None]:
 
 def plan_memory(backbone: Backbone, layers: list[str], content_layer: str, height: int, width: int, *,
                 correction_pairs: int, optimizer: str, budget_bytes: int | None,
-                tile_px: int | None = None, replicas: int = 1) -> MemoryPlan:
+                tile_px: int | None = None, replicas: int = 1,
+                style_shapes: Sequence[tuple[int, int]] = ()) -> MemoryPlan:
     """The largest evaluation that fits ``budget_bytes``, keeping the history when it can.
 
     Args:
@@ -108,15 +110,24 @@ def plan_memory(backbone: Backbone, layers: list[str], content_layer: str, heigh
         tile_px: force this tile side (``--tile-px``); it is rounded up to the backbone's stride.
         replicas: devices sharing each evaluation; with several, the rung is cut into at least
             that many tiles so that every device has work.
+        style_shapes: the paintings' sizes at this rung (``--style-scale`` times the rung's). A
+            whole-image rung runs each through the network once for its targets; a painting
+            enlarged 8 times can need more than the optimisation does.
 
     Raises:
         HiresError: when the rung cannot fit, with the numbers; or for a bad ``tile_px``.
     """
     stride = tile_geometry(backbone, layers)[0]
 
+    # Measured with vgg16-hed, a 256 px rung at --style-scale 8 (the painting 2048x1280 px):
+    # peak 2.8 GiB in all (/usr/bin/time); this says 3.9 GiB.
+    styles = max((BASELINE_BYTES + _FLOAT_BYTES * activation_floats(backbone, layers, h, w)
+                  for h, w in style_shapes), default=0)
+
     def estimate(tile: int | None, pairs: int) -> int:
-        return estimate_bytes(backbone, layers, content_layer, height, width, correction_pairs=pairs,
+        need = estimate_bytes(backbone, layers, content_layer, height, width, correction_pairs=pairs,
                               optimizer=optimizer, tile_px=tile)
+        return max(need, styles) if tile is None else need  # tiled rungs tile the paintings too
 
     if tile_px is not None:
         return _forced(tile_px, stride, height, width, correction_pairs, estimate, budget_bytes)

@@ -92,3 +92,14 @@ def test_a_24x36_inch_poster_plan_on_an_80_gb_gpu(hed):
     plan = _plan(hed, 10800, 7200, budget)
     assert plan.tile_px is not None and plan.estimate_bytes <= budget
     assert _estimate(hed, 10800, 7200) > budget  # the whole poster at once would not fit
+
+
+def test_a_large_painting_raises_a_whole_rungs_need_and_tiles_it_when_that_does_not_fit(tiny):
+    """A whole rung computes its targets from the whole painting: at --style-scale 8 that pass
+    can need more than the optimisation; tiles cut the painting too."""
+    plain = _plan(tiny, 192, 256, None)
+    enlarged = _plan(tiny, 192, 256, None, style_shapes=[(1280, 2048)])
+    assert enlarged.tile_px is None and enlarged.estimate_bytes > plain.estimate_bytes
+    squeezed = _plan(tiny, 192, 256, (plain.estimate_bytes + enlarged.estimate_bytes) // 2,
+                     style_shapes=[(1280, 2048)])
+    assert squeezed.tile_px is not None
