@@ -257,6 +257,11 @@ def _run(job, quiet: bool, *, restart: bool = False, checkpoint_minutes: float =
                f"{result.backbone}, {result.seconds:.0f} s)")
 
 
+def _pairs(plan) -> str:
+    """The plan's L-BFGS history length; "-" for Adam, which keeps none."""
+    return str(plan.memory.correction_pairs) if plan.rung.optimizer == "lbfgs" else "-"
+
+
 def _print_plan(job) -> None:
     from hires.devices import find_devices
     from hires.render import check_job_output, choose_backbone, plan_ladder, read_inputs
@@ -279,7 +284,7 @@ def _print_plan(job) -> None:
     for p in plans:
         how = "whole image" if p.memory.tile_px is None else f"{p.memory.tiles} tiles of {p.memory.tile_px}"
         typer.echo(f"{p.index + 1:>4}  {p.width:>5}x{p.height:<5}  {p.rung.iterations:>10}  "
-                   f"{p.rung.optimizer:>9}  {p.memory.correction_pairs:>5}  {how:>18}  "
+                   f"{p.rung.optimizer:>9}  {_pairs(p):>5}  {how:>18}  "
                    f"{p.memory_bytes / 2**30:>6.2f} GiB")
         if p.memory.note:
             typer.echo(f"      rung {p.index + 1}: {p.memory.note}")

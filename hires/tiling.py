@@ -142,7 +142,9 @@ def plan_memory(backbone: Backbone, layers: list[str], content_layer: str, heigh
                 note = "" if pairs == correction_pairs else (
                     f"L-BFGS history cut from {correction_pairs} to {pairs} correction pairs to fit")
                 return MemoryPlan(tile, tile_count(height, width, tile), pairs, need, budget_bytes or 0, note)
-    _refuse(height, width, candidates[-1], estimate(candidates[-1], MIN_CORRECTION_PAIRS), budget_bytes)
+    fewest = min(correction_pairs, MIN_CORRECTION_PAIRS) if optimizer == "lbfgs" else None
+    _refuse(height, width, candidates[-1], estimate(candidates[-1], fewest or correction_pairs), budget_bytes,
+            pairs=fewest)
 
 
 def _forced(tile_px, stride, height, width, pairs, estimate, budget_bytes) -> MemoryPlan:
@@ -157,9 +159,12 @@ def _forced(tile_px, stride, height, width, pairs, estimate, budget_bytes) -> Me
     return MemoryPlan(tile, tile_count(height, width, tile), pairs, need, budget_bytes or 0, note)
 
 
-def _refuse(height, width, tile, need, budget_bytes, forced=False):
+def _refuse(height, width, tile, need, budget_bytes, forced=False, pairs=None):
+    """``pairs``: the fewest L-BFGS correction pairs tried (None for Adam, which keeps none)."""
     how = f"tiles of {tile} px" if tile else "the whole image"
-    least = "with " + how if forced else f"at least, with {how} and {MIN_CORRECTION_PAIRS} correction pairs"
+    least = f"with {how}" if forced else f"at least, with {how}"
+    if not forced and pairs is not None:
+        least += f" and {pairs} correction pairs"
     raise HiresError(
         f"a {width}x{height} px rung needs {need / 2**30:.2f} GiB on one device ({least}), "
         f"but {budget_bytes / 2**30:.2f} GiB is usable there; lower --size, use a device with more "

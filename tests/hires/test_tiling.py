@@ -68,6 +68,17 @@ def test_a_rung_that_cannot_fit_is_refused_with_the_numbers(tiny):
         _plan(tiny, 960, 1280, 10_000)
 
 
+@pytest.mark.parametrize("optimizer, pairs, says", [
+    ("lbfgs", 10, "and 3 correction pairs"), ("lbfgs", 2, "and 2 correction pairs"), ("adam", 10, None)])
+def test_the_refusal_names_the_fewest_pairs_tried(tiny, optimizer, pairs, says):
+    with pytest.raises(HiresError) as info:
+        _plan(tiny, 960, 1280, 10_000, optimizer=optimizer, correction_pairs=pairs)
+    if says is None:
+        assert "correction pairs" not in str(info.value)  # Adam keeps no history
+    else:
+        assert says in str(info.value)
+
+
 def test_a_forced_tile_size_is_rounded_to_the_stride(tiny):
     plan = _plan(tiny, 480, 640, None, tile_px=100)
     assert plan.tile_px == 112 and "rounded" in plan.note
