@@ -455,7 +455,7 @@ def test_build_settings_with_a_broken_config_raises_naming_it(tmp_path):
 # ---------------------------------------------------------------------------------------------
 
 runner = CliRunner()
-PLAN_ROW = re.compile(r"^\s*(\d+)\s+(\d+)x(\d+)\s+(\d+)\s+(lbfgs|adam)\s+(\d+)\s+"
+PLAN_ROW = re.compile(r"^\s*(\d+)\s+(\d+)x(\d+)\s+(\d+)\s+(lbfgs|adam)\s+(\d+|-)\s+"
                       r"(whole image|\d+ tiles of \d+)\s+([\d.]+) GiB$")
 
 
