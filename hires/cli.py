@@ -263,20 +263,13 @@ def _pairs(plan) -> str:
 
 
 def _print_plan(job) -> None:
-    from hires.devices import find_devices
-    from hires.render import check_job_output, choose_backbone, plan_ladder, read_inputs
+    from hires.render import prepare
 
-    # The checks render makes before its first rung, so that a plan it prints is one render runs.
-    inputs = read_inputs(job)
-    settings, target = inputs.settings, inputs.target
-    job = replace(job, settings=settings)
-    backbone, why = choose_backbone(settings)
-    devices = find_devices(job.machine.devices, memory_gb=job.machine.memory_gb)
-    plans = plan_ladder(settings, backbone, tuple(inputs.content.shape[1:3]),
-                        [tuple(s.shape[1:3]) for s in inputs.styles], devices=devices, tile_px=job.machine.tile_px)
-    check_job_output(job, inputs, plans[-1])
-    typer.echo(why)
-    typer.echo(devices.description)
+    # What render does before its first rung, checks included, so that a printed plan is one it runs.
+    ready = prepare(job)
+    plans, target = ready.plans, ready.inputs.target
+    typer.echo(ready.why)
+    typer.echo(ready.devices.description)
     if target is not None:
         typer.echo(target.description)
     typer.echo(f"{'rung':>4}  {'size':>11}  {'iterations':>10}  {'optimizer':>9}  {'pairs':>5}  "

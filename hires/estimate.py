@@ -24,9 +24,7 @@ class _RungClock:
     """One rung's timings in this process."""
 
     started: float
-    first_seconds: float | None = None  # from the start to the first report
-    first_evaluations: int = 0
-    last_time: float | None = None
+    last_time: float | None = None  # of the latest report; None before the first
     last_evaluations: int = 0
     steady_seconds: float = 0.0  # between reports
     steady_evaluations: int = 0
@@ -68,16 +66,17 @@ class Estimator:
         rung = self._current[1]
         if rung.last_time is None:
             # A resumed rung's evaluations count the earlier run's too: only this run's are priced.
-            rung.first_seconds = now - rung.started
-            rung.first_evaluations = progress.evaluations - progress.evaluations_before
-            if rung.first_evaluations > 0:
-                self.firsts[plan.index] = (rung.first_seconds, rung.first_evaluations)
+            evaluations = progress.evaluations - progress.evaluations_before
+            if evaluations > 0:
+                self.firsts[plan.index] = (now - rung.started, evaluations)
         elif progress.evaluations > rung.last_evaluations:
             rung.steady_seconds += now - rung.last_time
             rung.steady_evaluations += progress.evaluations - rung.last_evaluations
             price = rung.steady_seconds / rung.steady_evaluations
             self.prices[plan.index] = price
-            self.startups[plan.index] = max(0.0, rung.first_seconds - rung.first_evaluations * price)
+            if plan.index in self.firsts:
+                first_seconds, first_evaluations = self.firsts[plan.index]
+                self.startups[plan.index] = max(0.0, first_seconds - first_evaluations * price)
         rung.last_time, rung.last_evaluations = now, progress.evaluations
         if progress.iteration:
             self.evaluations_per_iteration = progress.evaluations / progress.iteration

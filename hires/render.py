@@ -289,8 +289,8 @@ class _Inputs:
     target: PrintTarget | None
 
 
-def read_inputs(job: RenderJob) -> _Inputs:
-    """Reads and checks everything a render needs before its first rung (``--plan`` runs it too).
+def _read_inputs(job: RenderJob) -> _Inputs:
+    """Reads and checks the inputs and the output path, before anything is loaded or planned.
 
     Raises:
         HiresError: naming the problem and the fix.
@@ -477,18 +477,8 @@ def render(job: RenderJob, reporter: Reporter | None = None, *, restart: bool = 
     clock = time.perf_counter()
     chief = is_chief()  # with TF_CONFIG, only the chief writes files; the others lend their devices
     job = job if chief else replace(job, save_rungs=False)
-    inputs = read_inputs(job)
-    job = replace(job, settings=inputs.settings)
-    backbone, why = choose_backbone(job.settings)
-    reporter.message(why)
-    if inputs.target is not None:
-        reporter.message(inputs.target.description)
-    devices = find_devices(job.machine.devices, memory_gb=job.machine.memory_gb)
-    reporter.message(devices.description)
-    plans = plan_ladder(job.settings, backbone, tuple(inputs.content.shape[1:3]),
-                        [tuple(s.shape[1:3]) for s in inputs.styles], devices=devices,
-                        tile_px=job.machine.tile_px)
-    check_job_output(job, inputs, plans[-1])
+    ready = prepare(job, reporter.message)
+    job, inputs, backbone, devices, plans = ready.job, ready.inputs, ready.backbone, ready.devices, ready.plans
     strategy = make_strategy(devices)
     files = [job.content, *job.styles] + ([Path(job.settings.init)] if inputs.init is not None else [])
     digest, legacy = digests_of(files, job.settings, f"{backbone.name} {backbone.source}")
@@ -525,13 +515,51 @@ def render(job: RenderJob, reporter: Reporter | None = None, *, restart: bool = 
                         width_px, height_px)
 
 
-def check_job_output(job: RenderJob, inputs: _Inputs, last: RungPlan) -> None:
+@dataclass(frozen=True)
+class Prepared:
+    """Everything read, checked and decided before the first rung: ``--plan`` prints it, render runs it."""
+
+    job: RenderJob  # its settings with the ladder completed (--size, --print)
+    inputs: _Inputs
+    backbone: Backbone
+    why: str  # which backbone, and why
+    devices: DeviceSet
+    plans: list[RungPlan]
+
+
+def prepare(job: RenderJob, say=lambda text: None) -> Prepared:
+    """Reads the inputs, loads the backbone, finds the devices and plans the ladder, refusing
+    anything render would refuse later; ``say`` hears the backbone, print size and devices lines.
+
+    Raises:
+        HiresError: naming the problem and the fix.
+    """
+    inputs = _read_inputs(job)
+    job = replace(job, settings=inputs.settings)
+    backbone, why = choose_backbone(job.settings)
+    say(why)
+    if inputs.target is not None:
+        say(inputs.target.description)
+    devices = find_devices(job.machine.devices, memory_gb=job.machine.memory_gb)
+    say(devices.description)
+    plans = plan_ladder(job.settings, backbone, tuple(inputs.content.shape[1:3]),
+                        [tuple(s.shape[1:3]) for s in inputs.styles], devices=devices,
+                        tile_px=job.machine.tile_px)
+    _check_job_output(job, inputs, plans[-1])
+    return Prepared(job, inputs, backbone, why, devices, plans)
+
+
+def _check_job_output(job: RenderJob, inputs: _Inputs, last: RungPlan) -> None:
     """Refuses, before the first rung, an output its format cannot hold (as ``_write_output`` will write it)."""
     settings, target = job.settings, inputs.target
     height, width = (target.height_px, target.width_px) if target is not None else (last.height, last.width)
-    dpi = settings.dpi if settings.dpi is not None else (target.dpi if target else None)
     images.check_output_options(job.output, height=height, width=width, bit_depth=settings.bit_depth,
-                                jpeg_quality=settings.jpeg_quality, dpi=dpi)
+                                jpeg_quality=settings.jpeg_quality, dpi=_output_dpi(settings, target))
+
+
+def _output_dpi(settings: RenderSettings, target: PrintTarget | None) -> float | None:
+    """The DPI written into the output: --dpi, else the print size's, else none."""
+    return settings.dpi if settings.dpi is not None else (target.dpi if target else None)
 
 
 def _resumed_results(job: RenderJob, plans: list[RungPlan], checkpoint: Checkpoint) -> list[RungResult]:
@@ -564,9 +592,8 @@ def _write_output(job: RenderJob, inputs: _Inputs, image: np.ndarray) -> tuple[i
     if target is not None and image.shape[:2] != (target.height_px, target.width_px):
         # The ladder's sides are multiples of the backbone's stride; the print wants exact pixels.
         image = resize(to_tensor(image), target.height_px, target.width_px)[0].numpy()
-    dpi = settings.dpi if settings.dpi is not None else (target.dpi if target else None)
     images.write_image(job.output, image, overwrite=job.overwrite, bit_depth=settings.bit_depth,
-                       jpeg_quality=settings.jpeg_quality, dpi=dpi)
+                       jpeg_quality=settings.jpeg_quality, dpi=_output_dpi(settings, target))
     return image.shape[0], image.shape[1]
 
 

@@ -142,7 +142,7 @@ def plan_memory(backbone: Backbone, layers: list[str], content_layer: str, heigh
                 note = "" if pairs == correction_pairs else (
                     f"L-BFGS history cut from {correction_pairs} to {pairs} correction pairs to fit")
                 return MemoryPlan(tile, tile_count(height, width, tile), pairs, need, budget_bytes or 0, note)
-    fewest = min(correction_pairs, MIN_CORRECTION_PAIRS) if optimizer == "lbfgs" else None
+    fewest = pairs_to_try[-1] if optimizer == "lbfgs" else None
     _refuse(height, width, candidates[-1], estimate(candidates[-1], fewest or correction_pairs), budget_bytes,
             pairs=fewest)
 
