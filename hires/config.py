@@ -227,6 +227,11 @@ def check_settings(settings: RenderSettings, source: str = "the settings") -> No
     """Raises HiresError for impossible values outside the ladder."""
     if settings.backbone not in BACKBONE_CHOICES:
         raise HiresError(f"{source}: backbone must be one of {', '.join(BACKBONE_CHOICES)}, not {settings.backbone!r}")
+    if settings.weights and settings.backbone in ("vgg16-hed", "tiny"):
+        # Without this the file is silently unused and the user believes they rendered with VGG19.
+        raise HiresError(f"{source}: a VGG19 weights file ({settings.weights}) was given with backbone "
+                         f"{settings.backbone}, which does not use it; drop the weights, or choose backbone "
+                         "vgg19 (or auto) to render with them")
     if settings.pooling not in ("avg", "max"):
         raise HiresError(f"{source}: pooling must be avg or max, not {settings.pooling!r}")
     from core.backbones import PRECISIONS  # the extractor's own list

@@ -266,6 +266,8 @@ BAD_FILE_CASES = [
     ("missing-init", lambda f, c, s, o: [c, s, "-o", o, "--init", f / "start.png"], ["start.png", "no such file"]),
     ("missing-vgg19-weights", lambda f, c, s, o: [c, s, "-o", o, "--backbone", "vgg19", "--weights", f / "w.h5"],
      ["w.h5", "not found", "--weights"]),
+    ("weights-unused-by-backbone", lambda f, c, s, o: [c, s, "-o", o, "--weights", f / "afile"],
+     ["afile", "backbone tiny, which does not use it"]),
 ]
 
 BAD_OPTION_CASES = [
