@@ -37,14 +37,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from hires.checkpoint import state_folder
+from hires.checkpoint import ForeignState, state_folder
 from hires.config import (RenderSettings, complete_ladder, load_config, read_toml, settings_fields,
                           settings_from_dict)
 from hires.devices import MachineOptions
 from hires.errors import HiresError
 from hires.images import side_path
 from hires.ladder import Ladder, Rung, check_ladder
-from hires.locks import (DEFAULT_HEARTBEAT_SECONDS, DEFAULT_STALE_SECONDS, LockedElsewhere, hold_lock,
+from hires.locks import (DEFAULT_HEARTBEAT_SECONDS, DEFAULT_STALE_SECONDS, LockedElsewhere, LockLost, hold_lock,
                          write_text_atomically)
 
 JOB_FIELDS = ("content", "style", "output", "config")
@@ -95,6 +95,7 @@ class JobOutcome:
     status: str = PENDING
     seconds: float = 0.0
     message: str = ""
+    holder: Any = field(default=None, repr=False)  # the LockInfo of the lock's holder, when locked elsewhere
 
 
 @dataclass
@@ -161,14 +162,16 @@ def shard_from_env(env: Mapping[str, str]) -> Shard | None:
     """The shard of a Slurm array task: SLURM_ARRAY_TASK_ID among SLURM_ARRAY_TASK_COUNT tasks.
 
     Task ids are counted from SLURM_ARRAY_TASK_MIN (and in steps of SLURM_ARRAY_TASK_STEP) when
-    those are set. None outside a job array.
+    those are set; an array whose ids are not evenly spaced up to SLURM_ARRAY_TASK_MAX (a list
+    such as ``--array=0,2,5``) is refused. None outside a job array.
 
     Raises:
         HiresError: for values that do not give a shard from 0 to count - 1.
     """
     if "SLURM_ARRAY_TASK_ID" not in env:
         return None
-    names = ("SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT", "SLURM_ARRAY_TASK_MIN", "SLURM_ARRAY_TASK_STEP")
+    names = ("SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT", "SLURM_ARRAY_TASK_MIN", "SLURM_ARRAY_TASK_MAX",
+             "SLURM_ARRAY_TASK_STEP")
     shown = ", ".join(f"{name}={env[name]}" for name in names if name in env)
     fix = "pass --shard I/N to choose the shard yourself"
     if "SLURM_ARRAY_TASK_COUNT" not in env:
@@ -177,8 +180,13 @@ def shard_from_env(env: Mapping[str, str]) -> Shard | None:
         task, count = int(env["SLURM_ARRAY_TASK_ID"]), int(env["SLURM_ARRAY_TASK_COUNT"])
         first = int(env.get("SLURM_ARRAY_TASK_MIN", "0"))
         step = int(env.get("SLURM_ARRAY_TASK_STEP", "1") or "1")
+        last = int(env["SLURM_ARRAY_TASK_MAX"]) if env.get("SLURM_ARRAY_TASK_MAX") else None
     except ValueError:
         raise HiresError(f"the Slurm array variables must be whole numbers ({shown}); {fix}") from None
+    if last is not None and last != first + step * (count - 1):
+        # A list such as --array=0,2,5: task ids are not MIN + STEP * k, so the shard cannot be told.
+        raise HiresError(f"the Slurm array's task ids are not evenly spaced from its first to its last "
+                         f"({shown}); use --array=0-N (or A-B:S) or {fix}")
     offset = task - first
     if step < 1 or offset % step:
         raise HiresError(f"cannot tell this task's place in the Slurm array ({shown}); {fix}")
@@ -232,6 +240,7 @@ def load_jobs(path: str | Path) -> list[BatchJob]:
     jobs = [_job(number, table, defaults, folder, configs, f"{path}: job {number}")
             for number, table in enumerate(tables, start=1)]
     _check_distinct(path, jobs)
+    _check_files(path, jobs)
     return jobs
 
 
@@ -355,6 +364,47 @@ def _check_distinct(path: Path, jobs: Sequence[BatchJob]) -> None:
                              f"{outputs[sheet].number}'s output; rename one of them")
 
 
+def _inputs_of(job: BatchJob) -> list[tuple[str, Path]]:
+    """The job's image files, each with the field that names it."""
+    named = [("content", job.content)] + [("style", style) for style in job.styles]
+    if job.settings.init not in ("content", "noise"):
+        named.append(("init", Path(job.settings.init)))
+    return named
+
+
+def _check_files(path: Path, jobs: Sequence[BatchJob]) -> None:
+    """Checks every job's files before the first render, so that a mistake in job 40 does not wait
+    hours for its turn: inputs readable as images (from their headers), weights present, outputs
+    writable in their format, and no output that would replace another job's input."""
+    from hires.images import check_input_file, check_output_options, check_output_path
+
+    readers: dict[Path, tuple[int, str]] = {}
+    for job in jobs:
+        where = f"{path}: job {job.number}"
+        for name, file in _inputs_of(job):
+            try:
+                check_input_file(file, max_megapixels=job.settings.max_input_megapixels)
+            except HiresError as exc:
+                raise HiresError(f"{where}: {name}: {exc}") from None
+            readers.setdefault(file.resolve(), (job.number, name))
+        weights = job.settings.weights
+        if weights and not Path(weights).is_file():
+            raise HiresError(f"{where}: weights {weights} is not a file; give the path of the VGG19 "
+                             "weights file (vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5), or leave weights out")
+        try:
+            check_output_path(job.output, overwrite=True)  # existing outputs: skipped or resumed later
+            check_output_options(job.output, height=64, width=64, bit_depth=job.settings.bit_depth,
+                                 jpeg_quality=job.settings.jpeg_quality)
+        except HiresError as exc:
+            raise HiresError(f"{where}: output: {exc}") from None
+    for job in jobs:
+        for written in (job.output, side_path(job.output, ".contact.png")):
+            if written.resolve() in readers:
+                number, name = readers[written.resolve()]
+                raise HiresError(f"{path}: job {job.number} would write {written}, which is job {number}'s "
+                                 f"{name}; the picture would be replaced. Give job {job.number} another output")
+
+
 # ---------------------------------------------------------------------------------------------
 # Running
 # ---------------------------------------------------------------------------------------------
@@ -430,25 +480,64 @@ def run_batch(
             except HiresError as exc:
                 log(f"warning: {exc}")
 
-    for job, outcome in zip(jobs, summary.outcomes):
+    lock_options = {"heartbeat_seconds": heartbeat_seconds, "stale_seconds": stale_seconds}
+
+    def run(job: BatchJob, outcome: JobOutcome) -> None:
         try:
             _run_job(job, outcome, overwrite=overwrite, restart=restart, run_started=summary.started,
                      reporter_for=reporter_for, log=log, checkpoint_seconds=checkpoint_seconds,
-                     lock_options={"heartbeat_seconds": heartbeat_seconds, "stale_seconds": stale_seconds},
-                     machine=machine)
-        except (KeyboardInterrupt, RenderInterrupted) as exc:
-            outcome.status = INTERRUPTED
-            outcome.message = "stopped by " + ("Ctrl-C" if isinstance(exc, KeyboardInterrupt) else "a signal")
-            for later in summary.outcomes:
-                if later.status == PENDING:
-                    later.status = NOT_RUN
-            summary.interruption = exc
-            break
+                     lock_options=lock_options, machine=machine)
         finally:
             save()
+
+    try:
+        for job, outcome in zip(jobs, summary.outcomes):
+            run(job, outcome)
+        for job, outcome in _wait_for_silent_holders(summary, jobs, lock_options, log):
+            run(job, outcome)
+    except (KeyboardInterrupt, RenderInterrupted) as exc:
+        _record_interruption(summary, exc)
     summary.finished = time.time()
     save()
     return summary
+
+
+def _record_interruption(summary: BatchSummary, exc: BaseException) -> None:
+    """The running job is "interrupted" (its checkpoint kept), the ones after it "not-run"."""
+    for outcome in summary.outcomes:
+        if outcome.status == "running":
+            outcome.status = INTERRUPTED
+            outcome.message = "stopped by " + ("Ctrl-C" if isinstance(exc, KeyboardInterrupt) else "a signal")
+        elif outcome.status == PENDING:
+            outcome.status = NOT_RUN
+    summary.interruption = exc
+
+
+def _wait_for_silent_holders(summary: BatchSummary, jobs: Sequence[BatchJob], lock_options: dict[str, float],
+                             log: Callable[[str], None]) -> list[tuple[BatchJob, JobOutcome]]:
+    """After the last job: the jobs locked by holders that have missed heartbeats, to try once more.
+
+    A process killed with its node (before a Slurm requeue, say) leaves a lock that is not stale
+    for ``stale_seconds``; a rerun started within that time would otherwise skip those jobs, and
+    in a job array no other task renders them. So this waits until those locks are stale and
+    returns their jobs, set to pending. A holder whose heartbeat is fresh is alive and renders
+    its job itself: its job is not retried.
+    """
+    silent_after = 2 * lock_options["heartbeat_seconds"]
+    now = time.time()
+    waiting = [(job, outcome) for job, outcome in zip(jobs, summary.outcomes)
+               if outcome.status == LOCKED and outcome.holder is not None
+               and now - outcome.holder.heartbeat > silent_after]
+    if not waiting:
+        return []
+    wake = max(outcome.holder.heartbeat for _, outcome in waiting) + lock_options["stale_seconds"] + 1
+    numbers = ", ".join(str(job.number) for job, _ in waiting)
+    log(f"job{'s' if len(waiting) > 1 else ''} {numbers}: the lock's holder has missed its heartbeats; "
+        f"waiting {max(0.0, wake - now):.0f} s until it is stale, then trying again")
+    time.sleep(max(0.0, wake - now))
+    for _, outcome in waiting:
+        outcome.status, outcome.holder, outcome.message = PENDING, None, ""
+    return waiting
 
 
 def _run_job(job: BatchJob, outcome: JobOutcome, **options: Any) -> None:
@@ -485,19 +574,24 @@ def _attempt_job(job: BatchJob, outcome: JobOutcome, clock: float, *, overwrite:
                 return finish(SKIPPED, reason)
             unfinished = state_folder(job.output).is_dir() and job.output.exists()
             render_job = RenderJob(job.content, job.styles, job.output, job.settings,
-                                   overwrite=overwrite or unfinished, machine=machine)
+                                   overwrite=overwrite or unfinished, machine=machine, guard=lock.check)
             reporter = reporter_for() if reporter_for is not None else SilentReporter()
             try:
                 result = render(render_job, reporter, restart=restart, checkpoint_seconds=checkpoint_seconds)
             finally:
                 if hasattr(reporter, "close"):
                     reporter.close()
-            message = f"{result.width_px}x{result.height_px}, {result.backbone}"
-            if lock.lost:
-                message += "; warning: its lock was taken over by another process during the render"
-            finish(DONE, message)
+            finish(DONE, f"{result.width_px}x{result.height_px}, {result.backbone}")
     except LockedElsewhere as exc:
+        outcome.holder = exc.holder
+        finish(LOCKED, f"{exc}; that process renders it. If it is gone, its lock is taken over once its "
+                       f"heartbeat is {lock_options['stale_seconds']:.0f} s old: run this batch again then")
+    except LockLost as exc:
         finish(LOCKED, str(exc))
+    except ForeignState as exc:
+        finish(FAILED, f"{exc.folder} holds an unfinished render of other inputs or settings (the job "
+                       f"was changed after it was interrupted); delete {exc.folder} to start this job "
+                       "afresh, or pass --restart, which starts every unfinished job of the batch afresh")
     except (HiresError, CoreError) as exc:
         finish(FAILED, str(exc))
     except OSError as exc:  # the output's folder or the lock cannot be made

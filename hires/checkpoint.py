@@ -186,9 +186,17 @@ def remove_state(folder: Path) -> None:
     shutil.rmtree(folder, ignore_errors=True)
 
 
+class ForeignState(HiresError):
+    """A state folder holds an unfinished render of other inputs or settings."""
+
+    def __init__(self, folder: Path, message: str) -> None:
+        super().__init__(message)
+        self.folder = folder
+
+
 def refuse_foreign(folder: Path, checkpoint: Checkpoint, digest: str) -> None:
-    """Raises HiresError when a state folder belongs to another render (inputs or settings changed)."""
+    """Raises ForeignState when a state folder belongs to another render (inputs or settings changed)."""
     if checkpoint.digest != digest:
-        raise HiresError(
+        raise ForeignState(folder,
             f"{folder} holds a render of other inputs or settings; pass --restart (or --overwrite) to "
             "start this render afresh (its unfinished work is then discarded), or choose another -o")

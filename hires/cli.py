@@ -206,6 +206,14 @@ def render(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
     """Render CONTENT in the style of STYLES, climbing the ladder of sizes to --size."""
+    # A quoted ~ (--output='~/x.png') reaches us unexpanded; every path is expanded once, here,
+    # so that what is checked is what is written.
+    content, output, styles = content.expanduser(), output.expanduser(), [s.expanduser() for s in styles]
+    config, weights = _expand(config), _expand(weights)
+    if init is not None and init not in ("content", "noise"):
+        init = str(Path(init).expanduser())
+    if not checkpoint_minutes > 0:
+        raise HiresError(f"--checkpoint-minutes must be more than 0, not {checkpoint_minutes}")
     settings = build_settings(
         config, size, iterations, backbone=backbone, weights=str(weights) if weights else None,
         content_weight=content_weight, style_weight=style_weight, tv_weight=tv_weight,
@@ -222,9 +230,11 @@ def render(
     if plan:
         _print_plan(job)
         return
-    if not checkpoint_minutes > 0:
-        raise HiresError(f"--checkpoint-minutes must be more than 0, not {checkpoint_minutes}")
     _run(job, quiet, restart=restart, checkpoint_minutes=checkpoint_minutes)
+
+
+def _expand(path: Path | None) -> Path | None:
+    return None if path is None else path.expanduser()
 
 
 def _raise_terminated(signum, frame) -> None:

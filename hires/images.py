@@ -131,6 +131,28 @@ def read_image(path: str | Path, *, max_megapixels: float = 250.0) -> np.ndarray
         ) from exc
 
 
+def check_input_file(path: str | Path, *, max_megapixels: float = 250.0) -> None:
+    """Checks, from the file system and the header alone, what ``read_image`` would refuse early.
+
+    For a batch's check of every job before the first render: the pixels are not decoded, so a
+    file damaged past its header is still found only when its job reads it.
+
+    Raises:
+        HiresError: as ``read_image`` does for a missing, empty, unreadable, unrecognised, too
+            large, too small or too elongated image.
+    """
+    path = Path(path)
+    _check_input_file(path)
+    try:
+        with open(path, "rb") as fp, _pillow_read_guards():
+            im = _open_pillow(fp, path)
+            if im is not None:  # None: a TIFF only tifffile reads; its job checks it in full
+                with im:
+                    _check_size(path, im.size, max_megapixels)
+    except PermissionError as exc:
+        raise HiresError(f"cannot read {path}: permission denied. {_fix_permissions()}") from exc
+
+
 def _check_input_file(path: Path) -> None:
     """Turns the usual file-system mistakes into clear messages before Pillow sees the file."""
     try:

@@ -8,7 +8,8 @@ While it is held, a background thread rewrites it (temporary file + ``os.replace
 ``heartbeat_seconds`` with a fresh ``heartbeat``. A lock is *stale*, and may be taken over, when
 
 - its heartbeat (and the file's modification time) is older than ``stale_seconds``, or
-- it was taken on this host by a process that no longer exists, or
+- it was taken on this host by a process that no longer exists, or by an earlier process with
+  this process's id (a restarted container reuses ids), or
 - it cannot be read or parsed and the file is older than ``stale_seconds`` (a lock being
   written right now is briefly empty: that is not stale).
 
@@ -42,6 +43,9 @@ from hires.errors import HiresError
 DEFAULT_HEARTBEAT_SECONDS = 30.0
 DEFAULT_STALE_SECONDS = 120.0
 _ATTEMPTS = 5
+# Tokens of the locks this process holds: a lock with this host and this process's id but
+# another token was left by an earlier process that had the same id (a restarted container).
+_HELD: set[str] = set()
 
 
 def this_host() -> str:
@@ -61,6 +65,15 @@ class LockInfo:
     def to_json(self) -> str:
         return json.dumps({"host": self.host, "pid": self.pid, "started": self.started,
                            "heartbeat": self.heartbeat, "token": self.token}, indent=1) + "\n"
+
+
+class LockLost(HiresError):
+    """Another process took over a lock this process held (after it missed heartbeats for ``stale_seconds``)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(f"{path} was taken over by another process while this one was paused or "
+                         "cut off from the folder; this process stopped without writing, leaving the job to it")
+        self.path = path
 
 
 class LockedElsewhere(HiresError):
@@ -127,6 +140,8 @@ def staleness(info: LockInfo | None, st: os.stat_result, *, stale_seconds: float
         return f"its last heartbeat was {age:.0f} s ago"
     if info.host == this_host() and not pid_alive(info.pid):
         return f"process {info.pid} on {info.host} has ended"
+    if info.host == this_host() and info.pid == os.getpid() and info.token not in _HELD:
+        return f"left by an earlier process {info.pid} on {info.host} (this process has its id)"
     return None
 
 
@@ -168,18 +183,38 @@ class Lock:
 
     def refresh(self) -> None:
         """Rewrites the heartbeat now (atomically); sets ``lost`` if the lock is no longer ours."""
+        if not self._still_ours():
+            return
+        self.info = LockInfo(self.info.host, self.info.pid, self.info.started, time.time(), self.info.token)
+        write_text_atomically(self.path, self.info.to_json())
+
+    def _still_ours(self) -> bool:
+        """Reads the lock file; sets ``lost`` when it holds another process's lock (or none)."""
         try:
             current, _ = read_lock(self.path)
         except FileNotFoundError:
             current = None
         if current is None or current.token != self.info.token:
             self.lost = True
-            return
-        self.info = LockInfo(self.info.host, self.info.pid, self.info.started, time.time(), self.info.token)
-        write_text_atomically(self.path, self.info.to_json())
+        return not self.lost
+
+    def check(self) -> None:
+        """Raises LockLost when another process has taken the lock over; called before each write.
+
+        The heartbeat thread notices a takeover only at its next beat; a process that was paused
+        past ``stale_seconds`` must not write a checkpoint or a picture over the new holder's.
+        A file-system error that hides the answer is not taken for a loss.
+        """
+        try:
+            ours = not self.lost and self._still_ours()
+        except OSError:
+            ours = not self.lost
+        if not ours:
+            raise LockLost(self.path)
 
     def release(self) -> None:
         """Stops the heartbeat and deletes the lock file if it is still this process's."""
+        _HELD.discard(self.info.token)
         self._stop.set()
         if self._thread is not threading.current_thread():
             self._thread.join()
@@ -215,9 +250,11 @@ def acquire_lock(path: str | Path, *, heartbeat_seconds: float = DEFAULT_HEARTBE
             continue  # whoever broke it, the next O_EXCL decides who holds it
         now = time.time()
         info = LockInfo(this_host(), os.getpid(), now, now, uuid.uuid4().hex)
+        _HELD.add(info.token)  # before the file says so, so that this process never takes it for stale
         try:
             _write_all(fd, info.to_json().encode("utf-8"))
         except BaseException:
+            _HELD.discard(info.token)
             os.close(fd)
             with contextlib.suppress(OSError):
                 os.unlink(path)

@@ -12,7 +12,7 @@ import os
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Callable, Protocol, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -55,6 +55,10 @@ class RenderJob:
         save_rungs: save each rung's result in ``<output>.rungs/`` as it finishes, and a
             contact sheet of the whole ladder as ``<output>.contact.png``.
         machine: devices, memory and tiling (they do not change the picture beyond rounding).
+        guard: called before every file the render writes (checkpoints, rung pictures, the
+            contact sheet, the output) and after every chunk; raising stops the render with
+            nothing more written. A batch passes its lock's check, so that a process that lost
+            its job to another writes nothing over that process's work.
     """
 
     content: Path
@@ -64,6 +68,7 @@ class RenderJob:
     overwrite: bool = False
     save_rungs: bool = True
     machine: MachineOptions = MachineOptions()
+    guard: Callable[[], None] = lambda: None
 
 
 @dataclass(frozen=True)
@@ -296,6 +301,7 @@ def _read_inputs(job: RenderJob) -> _Inputs:
         HiresError: naming the problem and the fix.
     """
     settings = job.settings
+    _refuse_output_over_input(job)
     images.check_output_path(job.output, overwrite=job.overwrite)
     if job.save_rungs:
         _check_contact_sheet_path(job)
@@ -316,6 +322,19 @@ def _read_inputs(job: RenderJob) -> _Inputs:
         transfer_styles = [colour.match_histogram(style, content) for style in styles]
     return _Inputs(settings, to_tensor(content), [to_tensor(s) for s in styles], to_tensor(transfer_content),
                    [to_tensor(s) for s in transfer_styles], init, target)
+
+
+def _refuse_output_over_input(job: RenderJob) -> None:
+    """An output (or its contact sheet) that is one of the inputs would replace that picture."""
+    inputs = [("photograph", job.content)] + [("painting", style) for style in job.styles]
+    if job.settings.init not in ("content", "noise"):
+        inputs.append(("--init image", Path(job.settings.init)))
+    written = [job.output] + ([contact_sheet_path(job.output)] if job.save_rungs else [])
+    for target in written:
+        for name, source in inputs:
+            if target.resolve() == source.resolve():
+                raise HiresError(f"cannot write {target}: it is the {name} this render reads, and would "
+                                 "replace it; choose another -o")
 
 
 def _check_contact_sheet_path(job: RenderJob) -> None:
@@ -355,8 +374,10 @@ class RenderInterrupted(BaseException):
 class _Checkpointer:
     """Writes checkpoints: at the end of every rung, every ``seconds`` within one, and on interruption."""
 
-    def __init__(self, folder: Path, checkpoint: Checkpoint, seconds: float, *, writes: bool = True) -> None:
+    def __init__(self, folder: Path, checkpoint: Checkpoint, seconds: float, *, writes: bool = True,
+                 guard: Callable[[], None] = lambda: None) -> None:
         self.folder = folder
+        self.guard = guard
         self.writes = writes  # False on the non-chief workers of a multi-worker render
         self.checkpoint = checkpoint
         self.seconds = seconds
@@ -385,8 +406,17 @@ class _Checkpointer:
             self.unwritten = True
         self.latest = None
         if self.unwritten and self.writes:
+            self.guard()
             write_checkpoint(self.folder, self.checkpoint)
         self.unwritten, self.last_write = False, time.monotonic()
+
+    def flush_unless_refused(self) -> None:
+        """``flush``, on an interrupt: when the guard refuses, writes nothing and lets the interrupt go on."""
+        try:
+            self.guard()
+        except Exception:  # the folder is another process's now: its checkpoint is the one to keep
+            return
+        self.flush()
 
     def rung_finished(self, result: RungResult) -> None:
         entry = {**self.history(), "seconds": result.seconds, "stopped": result.stopped}
@@ -487,7 +517,8 @@ def render(job: RenderJob, reporter: Reporter | None = None, *, restart: bool = 
                      f"{plans[0].stride} px (the backbone's total stride)")
     results = _resumed_results(job, plans, checkpoint)
     reporter.ladder_started(plans, results)
-    checkpointer = _Checkpointer(state_folder(job.output), checkpoint, checkpoint_seconds, writes=chief)
+    checkpointer = _Checkpointer(state_folder(job.output), checkpoint, checkpoint_seconds, writes=chief,
+                                 guard=job.guard)
     present = _presenter(inputs)
     image = inputs.init if checkpoint.start_image is None else tf.constant(checkpoint.start_image)
     try:
@@ -499,16 +530,18 @@ def render(job: RenderJob, reporter: Reporter | None = None, *, restart: bool = 
             reporter.rung_finished(result)
             image = to_tensor(result.image)
     except (KeyboardInterrupt, RenderInterrupted):
-        checkpointer.flush()
+        checkpointer.flush_unless_refused()
         raise
     if not chief:
         return RenderResult(job.output, tuple(results), backbone.name, time.perf_counter() - clock)
     # The contact sheet before the output: until the output is written the state folder stays,
     # so an interrupt at any point here leaves a render that the same command finishes.
     if job.save_rungs:
+        job.guard()
         sheet = make_contact_sheet(inputs.content[0].numpy(), [s[0].numpy() for s in inputs.styles],
                                    [_sheet_rung(result, present) for result in results])
         images.write_image(contact_sheet_path(job.output), sheet, overwrite=True)
+    job.guard()
     height_px, width_px = _write_output(job, inputs, present(results[-1].image))
     remove_state(state_folder(job.output))
     return RenderResult(job.output, tuple(results), backbone.name, time.perf_counter() - clock,
@@ -631,6 +664,7 @@ def _render_rung(job: RenderJob, backbone: Backbone, plan: RungPlan, inputs: _In
     state = state_from_arrays(saved) if saved is not None else None
 
     def on_chunk(progress: Progress) -> None:
+        job.guard()
         checkpointer.chunk(progress)
         reporter.chunk(plan, progress)
 
@@ -639,6 +673,7 @@ def _render_rung(job: RenderJob, backbone: Backbone, plan: RungPlan, inputs: _In
     path = None
     if job.save_rungs:
         path = _rung_path(job, plan)
+        job.guard()
         images.write_image(path, present(image), overwrite=True)
     return RungResult(plan, image, outcome.history, outcome.stopped, time.perf_counter() - clock, path)
 

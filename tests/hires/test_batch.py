@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -23,12 +24,14 @@ from hires import batch
 from hires.batch import Shard, load_jobs, parse_shard, select_shard, shard_from_env, summary_path
 from hires.cli import app
 from hires.errors import HiresError
-from hires.locks import hold_lock
+from hires.checkpoint import ForeignState
+from hires.locks import LockInfo, hold_lock
 from tests.conftest import file_tree, noise_image, save_png, smooth_image
 
 runner = CliRunner()
 FAST = 'backbone = "tiny"\nsize = 64\niterations = 3\n'
-SLURM_VARS = ("SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT", "SLURM_ARRAY_TASK_MIN", "SLURM_ARRAY_TASK_STEP")
+SLURM_VARS = ("SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT", "SLURM_ARRAY_TASK_MIN", "SLURM_ARRAY_TASK_MAX",
+              "SLURM_ARRAY_TASK_STEP")
 
 
 @pytest.fixture(autouse=True)
@@ -105,13 +108,16 @@ def test_the_smallest_job_file_renders_with_paths_relative_to_it(project, elsewh
 
 
 def test_a_failing_job_is_reported_and_the_rest_go_on_then_a_rerun_skips_the_done(project, elsewhere):
+    """A photograph damaged past its header passes the check of the job file and fails its job."""
     jobs = project / "jobs.toml"
-    jobs.write_text(FAST + _job("out/missing.png", content="no-such-photo.png") + _job("out/fine.png"))
+    whole = (project / "photo.png").read_bytes()
+    (project / "damaged.png").write_bytes(whole[: len(whole) // 2])
+    jobs.write_text(FAST + _job("out/missing.png", content="damaged.png") + _job("out/fine.png"))
     first = _batch(jobs)
     assert first.exit_code == 1, first.output
     summary = _summary(project / "jobs.summary.json")
     assert _statuses(summary) == {1: "failed", 2: "done"}
-    assert "no-such-photo.png" in summary["jobs"][0]["message"]
+    assert "damaged.png" in summary["jobs"][0]["message"]
     assert summary["counts"] == {"done": 1, "skipped": 0, "failed": 1, "locked-elsewhere": 0}
     assert (project / "out" / "fine.png").is_file() and not (project / "out" / "missing.png").exists()
     rendered = (project / "out" / "fine.png").read_bytes()
@@ -198,11 +204,76 @@ def test_a_job_locked_by_a_live_process_is_left_to_it(project, elsewhere):
     assert not (project / "a.png").exists()
 
 
+def _lock_of_another_host(path: Path, heartbeat_age: float) -> None:
+    now = time.time()
+    path.write_text(LockInfo("another-machine.invalid", 1, now - heartbeat_age, now - heartbeat_age,
+                             "theirs").to_json())
+    os.utime(path, (now - heartbeat_age, now - heartbeat_age))
+
+
+class _TakeOverAtFirstChunk:
+    """A reporter that lets another process take the lock over while the render runs (as after a pause)."""
+
+    def __init__(self, lock: Path) -> None:
+        self.lock = lock
+
+    def chunk(self, plan, progress) -> None:
+        if "theirs" not in self.lock.read_text():
+            _lock_of_another_host(self.lock, 0.0)
+
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: None
+
+
+def test_a_job_whose_lock_is_taken_over_stops_and_writes_nothing_more(project):
+    """A process paused past the stale time must not write over the work of the one that took its job."""
+    jobs_file = project / "jobs.toml"
+    jobs_file.write_text(FAST.replace("iterations = 3", "iterations = 6\nchunk_iterations = 2") + _job("a.png"))
+    lock = project / "a.png.lock"
+    summary = batch.run_batch(load_jobs(jobs_file), job_file=jobs_file,
+                              reporter_for=lambda: _TakeOverAtFirstChunk(lock))
+    outcome = summary.outcomes[0]
+    assert outcome.status == "locked-elsewhere" and "taken over by another process" in outcome.message
+    assert not (project / "a.png").exists() and not (project / "a.contact.png").exists()
+    assert not (project / "a.state").exists()  # no checkpoint written after the takeover
+    assert not (project / "a.rungs").exists() or not list((project / "a.rungs").iterdir())
+    assert "theirs" in lock.read_text()  # the new holder's lock is left alone
+
+
+def test_a_job_locked_by_a_silent_holder_is_taken_once_its_lock_is_stale(project):
+    """A holder that has missed heartbeats (a node that died) is waited out, not skipped for good."""
+    jobs_file = project / "jobs.toml"
+    jobs_file.write_text(FAST + _job("a.png") + _job("b.png"))
+    _lock_of_another_host(project / "a.png.lock", heartbeat_age=1.0)  # silent for 1 s: missed 5 beats
+    _lock_of_another_host(project / "b.png.lock", heartbeat_age=0.0)  # beating: alive, rendering b
+    lines = []
+    summary = batch.run_batch(load_jobs(jobs_file), job_file=jobs_file, log=lines.append,
+                              heartbeat_seconds=0.2, stale_seconds=2.0)
+    assert [o.status for o in summary.outcomes] == ["done", "locked-elsewhere"]
+    assert (project / "a.png").is_file() and not (project / "b.png").exists()
+    assert any("missed its heartbeats" in line for line in lines)
+    assert "run this batch again then" in summary.outcomes[1].message
+
+
+def test_a_job_with_a_changed_state_folder_gets_batch_advice(project, monkeypatch):
+    def changed(job, reporter=None, **options):
+        raise ForeignState(project / "a.state", "a.state holds a render of other inputs; choose another -o")
+
+    monkeypatch.setattr(hires.render, "render", changed)
+    jobs_file = project / "jobs.toml"
+    jobs_file.write_text(FAST + _job("a.png"))
+    (outcome,) = batch.run_batch(load_jobs(jobs_file), job_file=jobs_file).outcomes
+    assert outcome.status == "failed"
+    assert f"delete {project / 'a.state'}" in outcome.message and "--restart" in outcome.message
+    assert " -o" not in outcome.message
+
+
 # ---------------------------------------------------------------------------------------------
 # The job file
 # ---------------------------------------------------------------------------------------------
 
 def test_defaults_config_and_job_options_merge_in_order(project):
+    save_png(project / "start.png", smooth_image(48, 64, seed=3))
     (project / "configs").mkdir()
     (project / "configs" / "two.toml").write_text(
         'backbone = "vgg16-hed"\nstyle_weight = 5.0\nprint_size = "4x6in"\n'
@@ -249,6 +320,17 @@ def test_top_level_style_and_content_are_defaults(project):
     (FAST + _job("a.png", extra="style_blend = [1.0, 2.0]"), "jobs.toml: job 1: style_blend has 2 weights for 1 styles"),
     (FAST + _job("out/a.png") + _job("b.png") + _job("out/../out/a.png"), "jobs.toml: jobs 1 and 3 both write"),
     (FAST + _job("a.png") + _job("a.jpg"), "jobs.toml: jobs 1 and 2 write 'a.png' and 'a.jpg', which would share"),
+    # Found before the first render, not when the job's turn comes hours later:
+    (FAST + _job("a.png") + _job("b.png", content="no-such.png"), "jobs.toml: job 2: content: cannot read"),
+    (FAST + _job("a.png", style='["painting.png", "gone.png"]'), "jobs.toml: job 1: style: cannot read"),
+    (FAST + _job("a.png", content="."), "jobs.toml: job 1: content: cannot read"),
+    (FAST + _job("a.png", extra='init = "start.png"'), "jobs.toml: job 1: init: cannot read"),
+    (FAST + _job("a.png", extra='backbone = "vgg19"\nweights = "w.h5"'), "jobs.toml: job 1: weights"),
+    (FAST + _job("a.jpg", extra="bit_depth = 16"), "jobs.toml: job 1: output: "),
+    (FAST + _job("photo.png/a.png"), "jobs.toml: job 1: output: "),
+    # An output that is an input would replace the picture (with --overwrite, or once resumed):
+    (FAST + _job("photo.png"), "job 1 would write"),
+    (FAST + _job("a.png") + _job("painting.png"), "job 2 would write"),
     ('colour = 1\n' + _job("a.png"), "jobs.toml: top level: unknown field 'colour'"),
     ('size = 3\n' + _job("a.png"), "jobs.toml: top level: size must be"),
     ('output = "x.png"\n' + _job("a.png"), "jobs.toml: top level: output belongs in each [[job]]"),
@@ -312,6 +394,8 @@ def test_shards_partition_the_jobs():
     ({"SLURM_ARRAY_TASK_ID": "5", "SLURM_ARRAY_TASK_COUNT": "2", "SLURM_ARRAY_TASK_MIN": "4"}, Shard(1, 2)),
     ({"SLURM_ARRAY_TASK_ID": "14", "SLURM_ARRAY_TASK_COUNT": "3", "SLURM_ARRAY_TASK_MIN": "10",
       "SLURM_ARRAY_TASK_STEP": "2"}, Shard(2, 3)),
+    ({"SLURM_ARRAY_TASK_ID": "14", "SLURM_ARRAY_TASK_COUNT": "3", "SLURM_ARRAY_TASK_MIN": "10",
+      "SLURM_ARRAY_TASK_MAX": "14", "SLURM_ARRAY_TASK_STEP": "2"}, Shard(2, 3)),
 ])
 def test_slurm_array_variables_give_the_shard(env, shard):
     assert shard_from_env(env) == shard
@@ -323,6 +407,9 @@ def test_slurm_array_variables_give_the_shard(env, shard):
     {"SLURM_ARRAY_TASK_ID": "x", "SLURM_ARRAY_TASK_COUNT": "2"},
     {"SLURM_ARRAY_TASK_ID": "3", "SLURM_ARRAY_TASK_COUNT": "3", "SLURM_ARRAY_TASK_MIN": "0",
      "SLURM_ARRAY_TASK_STEP": "2"},
+    # --array=0,2,5: three tasks whose ids are not evenly spaced; task 2 is not shard 3 of 3
+    {"SLURM_ARRAY_TASK_ID": "2", "SLURM_ARRAY_TASK_COUNT": "3", "SLURM_ARRAY_TASK_MIN": "0",
+     "SLURM_ARRAY_TASK_MAX": "5", "SLURM_ARRAY_TASK_STEP": "1"},
 ])
 def test_bad_slurm_array_variables_are_an_error(env):
     with pytest.raises(HiresError, match="--shard"):

@@ -182,9 +182,25 @@ def test_init_from_an_image_file_renders(tmp_path, inputs):
     assert images.read_image(output).shape == (32, 32, 3)
 
 
+def test_a_quoted_tilde_in_the_output_is_the_home_folder(tmp_path, inputs, monkeypatch):
+    """--output='~/x.png' reaches hires unexpanded; it must not write a folder named ~ here."""
+    content, style, _ = inputs
+    home, here = tmp_path / "home", tmp_path / "here"
+    home.mkdir()
+    here.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(here)
+    result = _render(content, style, "-o", "~/poster.png", "--backbone", "tiny", "--size", "32",
+                     "--iterations", "2", "-q")
+    assert result.exit_code == 0, result.output
+    assert (home / "poster.png").is_file() and (home / "poster.contact.png").is_file()
+    assert list(here.iterdir()) == []
+
+
 @pytest.mark.parametrize("output, options, complaint", [
     ("out.jpg", ["--bit-depth", "16"], "only 8 bits"),
     ("out.png", ["--style-blend", "1,2"], "2 weights for 1 styles"),
+    ("out.png", ["--checkpoint-minutes", "0"], "--checkpoint-minutes must be more than 0"),
 ])
 def test_plan_refuses_what_render_would_refuse(tmp_path, inputs, output, options, complaint):
     content, style, _ = inputs
@@ -266,6 +282,9 @@ BAD_FILE_CASES = [
     ("missing-init", lambda f, c, s, o: [c, s, "-o", o, "--init", f / "start.png"], ["start.png", "no such file"]),
     ("missing-vgg19-weights", lambda f, c, s, o: [c, s, "-o", o, "--backbone", "vgg19", "--weights", f / "w.h5"],
      ["w.h5", "not found", "--weights"]),
+    ("output-is-the-photograph", lambda f, c, s, o: [c, s, "-o", c, "--overwrite"],
+     ["content.png", "the photograph this render reads", "replace"]),
+    ("output-is-the-painting", lambda f, c, s, o: [c, s, "-o", s, "--overwrite"], ["style.png", "painting"]),
     ("weights-unused-by-backbone", lambda f, c, s, o: [c, s, "-o", o, "--weights", f / "afile"],
      ["afile", "backbone tiny, which does not use it"]),
 ]

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from hires.errors import HiresError
-from hires.locks import (LockedElsewhere, LockInfo, _break_stale, acquire_lock, hold_lock, read_lock,
+from hires.locks import (LockedElsewhere, LockInfo, LockLost, _break_stale, acquire_lock, hold_lock, read_lock,
                          staleness, this_host)
 
 OTHER_HOST = "another-machine.invalid"
@@ -266,3 +266,22 @@ def test_processes_racing_for_a_stale_lock_exactly_one_wins(tmp_path):
             if worker.is_alive():
                 worker.kill()
     assert all(worker.exitcode == 0 for worker in workers)
+
+
+def test_a_lock_left_by_an_earlier_process_with_this_pid_is_taken_over(tmp_path):
+    """A restarted container may give the new process the dead one's id, on the same host name."""
+    path = tmp_path / "out.png.lock"
+    _write_lock(path, host=this_host(), pid=os.getpid(), token="an-earlier-life")
+    with hold_lock(path) as lock:
+        assert read_lock(path)[0].token == lock.info.token
+
+
+def test_check_raises_lock_lost_once_another_process_took_the_lock(tmp_path):
+    path = tmp_path / "out.png.lock"
+    with hold_lock(path) as lock:
+        lock.check()  # still ours: nothing happens
+        theirs = _write_lock(path, host=OTHER_HOST, pid=1)
+        with pytest.raises(LockLost, match="taken over by another process"):
+            lock.check()
+        assert lock.lost
+    assert read_lock(path)[0] == theirs  # releasing a lost lock leaves the new holder's alone
