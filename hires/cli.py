@@ -169,7 +169,7 @@ def render(
     styles: Annotated[list[Path], typer.Argument(help="One or more paintings.", show_default=False)],
     output: Annotated[Path, typer.Option("--output", "-o", help="Output image (.png, .jpg, .tif, .webp).")],
     config: Annotated[Optional[Path], typer.Option("--config", "-c", help="A ladder config (TOML), e.g. configs/quick.toml.")] = None,
-    size: Annotated[Optional[int], typer.Option(help="Long edge of the result in pixels; sets the last rung. [default: 512]")] = None,
+    size: Annotated[Optional[int], typer.Option(help="Long edge of the result in pixels, each side rounded to a multiple of the backbone's stride (16 px; --print gives exact pixels); ends the ladder. [default: 512, or the config's last rung]")] = None,
     iterations: Annotated[Optional[int], typer.Option(help="Iterations of the last rung.")] = None,
     backbone: Annotated[Optional[BackboneChoice], typer.Option(help="Feature network; auto takes vgg19 when its weights are here, else vgg16-hed. [default: auto]")] = None,
     weights: Annotated[Optional[Path], typer.Option(help="VGG19 weights file (or set HIRES_VGG19_WEIGHTS).")] = None,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields, replace
+from typing import Sequence
 
 from hires.errors import HiresError
 
@@ -85,17 +86,37 @@ def default_rungs(size_px: int, *, iterations: int = 200, upper_iterations: int 
 
 
 def adjust_last_rung(ladder: Ladder, *, size_px: int | None, iterations: int | None) -> Ladder:
-    """Applies ``--size`` and ``--iterations`` to the last rung, dropping rungs not ``MIN_STEP`` below the new size."""
+    """Applies ``--size`` (see ``fit_rungs``) and ``--iterations`` (the last rung's) to a ladder."""
     if size_px is None and iterations is None:
         return ladder
-    last = ladder.rungs[-1]
-    rungs = list(ladder.rungs[:-1])
-    if size_px is not None:
-        rungs = [rung for rung in rungs if rung.long_edge_px * MIN_STEP <= size_px]
-        last = replace(last, long_edge_px=size_px)
+    rungs = fit_rungs(ladder.rungs, size_px) if size_px is not None else list(ladder.rungs)
     if iterations is not None:
-        last = replace(last, iterations=iterations)
-    return replace(ladder, rungs=tuple(rungs + [last]))
+        rungs[-1] = replace(rungs[-1], iterations=iterations)
+    return replace(ladder, rungs=tuple(rungs))
+
+
+def fit_rungs(rungs: Sequence[Rung], size_px: int) -> list[Rung]:
+    """A config's rungs made to end at ``size_px``, each rung keeping its own settings.
+
+    - Below the top: the rungs ``MIN_STEP`` or more below ``size_px`` stay, and the next one
+      (the config's rung at that size, or the one above it) becomes the last, moved to
+      ``size_px``: ``--size 1024`` on a poster ladder ends on the config's own 1024 px rung,
+      not on its 8192 px rung's settings brought down.
+    - Beyond the top: the top rung moves up to ``size_px``; when that is more than twice its
+      size, copies of it double on the way (as the default ladder does), so that no step is a
+      jump of 10x.
+    """
+    below = [rung for rung in rungs if rung.long_edge_px * MIN_STEP <= size_px]
+    if len(below) < len(rungs):
+        return below + [replace(rungs[len(below)], long_edge_px=size_px)]
+    top = rungs[-1]
+    steps = []
+    edge = top.long_edge_px * 2
+    while edge * MIN_STEP <= size_px:
+        steps.append(replace(top, long_edge_px=edge))
+        edge *= 2
+    kept = list(rungs) if steps else list(rungs[:-1])
+    return kept + steps + [replace(top, long_edge_px=size_px)]
 
 
 def check_ladder(ladder: Ladder, source: str = "the ladder") -> None:

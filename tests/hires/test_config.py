@@ -148,7 +148,7 @@ def test_empty_config_is_the_defaults(tmp_path):
 
 def test_config_sets_every_kind_of_field(tmp_path):
     path = _write(tmp_path, "full.toml", """
-backbone = "tiny"
+backbone = "vgg19"
 weights = "/somewhere/vgg19.h5"
 pooling = "max"
 precision = "bfloat16"
@@ -184,7 +184,7 @@ optimizer = "lbfgs"
 """)
     settings = load_config(path)
     assert (settings.backbone, settings.weights, settings.pooling, settings.content_layer) == (
-        "tiny", "/somewhere/vgg19.h5", "max", "block3_conv1")
+        "vgg19", "/somewhere/vgg19.h5", "max", "block3_conv1")
     assert settings.precision == "bfloat16"
     assert settings.style_layers == (("block1_conv1", 2.0), ("block2_conv1", 0.5))
     assert settings.style_blend == (0.7, 0.3)
@@ -378,15 +378,16 @@ def test_command_line_settings_beat_config(weighted_config):
     assert [r.optimizer for r in _resolved(settings)] == ["adam"] * 3
 
 
-def test_size_adjusts_the_configs_last_rung(weighted_config):
+def test_size_adjusts_the_configs_ladder_each_rung_keeping_its_settings(weighted_config):
     settings = build_settings(weighted_config, 2048, None)
     assert _sizes(settings) == [256, 512, 2048]
     assert [r.iterations for r in settings.ladder.rungs] == [100, 50, 20]
     settings = build_settings(weighted_config, 600, None)
     assert _sizes(settings) == [256, 512, 600]
+    assert _resolved(settings)[-1].style_weight == 5.0  # the 1024 px rung's, moved down to 600
     settings = build_settings(weighted_config, 512, None)
     assert _sizes(settings) == [256, 512]
-    assert _resolved(settings)[-1].style_weight == 5.0  # the last rung's (not the dropped 512's)
+    assert _resolved(settings)[-1].style_weight == 20.0  # the config's own 512 px rung
 
 
 def test_iterations_adjust_the_configs_last_rung(weighted_config):

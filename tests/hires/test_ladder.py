@@ -104,6 +104,24 @@ def test_adjust_last_rung_size_keeps_the_last_rungs_settings():
     assert adjusted.rungs[-1] == Rung(10800, 25, correction_pairs=3, style_weight=20.0)
 
 
+def test_size_below_the_top_ends_on_the_configs_own_rung_there():
+    """--size 1024 on a poster ladder keeps the config's 1024 px rung, not the 8192 px rung's settings."""
+    ladder = Ladder(rungs=(Rung(256, 300), Rung(512, 150), Rung(1024, 100, correction_pairs=10),
+                           Rung(2048, 60, correction_pairs=8), Rung(8192, 25, correction_pairs=3)))
+    assert adjust_last_rung(ladder, size_px=1024, iterations=None).rungs == ladder.rungs[:3]
+    between = adjust_last_rung(ladder, size_px=1500, iterations=None).rungs
+    assert between == ladder.rungs[:3] + (Rung(1500, 60, correction_pairs=8),)  # the 2048 px rung, moved down
+    assert adjust_last_rung(ladder, size_px=100, iterations=None).rungs == (Rung(100, 300),)
+
+
+def test_size_far_beyond_the_top_doubles_on_the_way():
+    ladder = Ladder(rungs=(Rung(128, 100), Rung(192, 30), Rung(256, 20, style_weight=3.0)))
+    adjusted = adjust_last_rung(ladder, size_px=2048, iterations=None).rungs
+    assert _sizes(adjusted) == [128, 192, 256, 512, 1024, 2048]
+    assert adjusted[:3] == ladder.rungs and all(r == Rung(r.long_edge_px, 20, style_weight=3.0) for r in adjusted[3:])
+    assert _sizes(adjust_last_rung(ladder, size_px=500, iterations=None).rungs) == [128, 192, 500]  # under 2.2x: moved
+
+
 def test_adjust_last_rung_iterations_changes_only_the_last_rung():
     ladder = _ladder(256, 512, 1024)
     adjusted = adjust_last_rung(ladder, size_px=None, iterations=7)
