@@ -7,6 +7,7 @@ graph; ``core.tiles.TiledObjective`` evaluates it in tiles, with the same value 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Callable, Protocol, Sequence
 
@@ -115,9 +116,10 @@ def blend_weights(style_images: Sequence[tf.Tensor], style_blend: Sequence[float
     if not style_images:
         raise CoreError("at least one style image is needed")
     blend = list(style_blend) if style_blend is not None else [1.0] * len(style_images)
-    if len(blend) != len(style_images) or any(w < 0 for w in blend) or sum(blend) <= 0:
+    finite = all(math.isfinite(w) and w >= 0 for w in blend)
+    if len(blend) != len(style_images) or not finite or sum(blend) <= 0:
         raise CoreError(
-            f"style blend {blend} must give one non-negative weight per style ({len(style_images)}), not all 0"
+            f"style blend {blend} must give one finite, non-negative weight per style ({len(style_images)}), not all 0"
         )
     return [w / sum(blend) for w in blend]
 

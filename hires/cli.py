@@ -355,6 +355,7 @@ def batch(
 
     if not checkpoint_minutes > 0:
         raise HiresError(f"--checkpoint-minutes must be more than 0, not {checkpoint_minutes}")
+    _check_machine_options(devices, memory_gb, tile_px)
     chosen = batch_module.choose_shard(shard, os.environ)
     jobs = batch_module.select_shard(batch_module.load_jobs(job_file), chosen)
     summary_file = summary if summary is not None else batch_module.summary_path(job_file, chosen)
@@ -379,6 +380,15 @@ def batch(
         raise result.interruption  # user_errors: a line on stderr, exit status 130 or 143
     if result.failed:
         raise typer.Exit(1)
+
+
+def _check_machine_options(devices: str, memory_gb: float | None, tile_px: int | None) -> None:
+    """Refuses bad --devices, --memory-gb and --tile-px once, before any job, not once per job."""
+    from hires.devices import find_devices
+
+    find_devices(devices, memory_gb=memory_gb)
+    if tile_px is not None and tile_px < 1:  # the least size depends on each job's backbone and layers
+        raise HiresError(f"--tile-px must be a number of pixels (at least twice the backbone's stride), not {tile_px}")
 
 
 def _print_batch_summary(result, summary_file: Path) -> None:

@@ -189,12 +189,16 @@ def parse_blend(value: Any, source: str) -> tuple[float, ...]:
     items = value.split(",") if isinstance(value, str) else value
     if not isinstance(items, list | tuple) or not items:
         raise HiresError(f"{source}: style_blend must be a list of weights, e.g. [0.7, 0.3]")
+    if any(isinstance(item, bool) for item in items):  # TOML true/false would read as 1 and 0
+        raise HiresError(f"{source}: style_blend {value!r} must be numbers, e.g. 0.7,0.3")
     try:
         weights = tuple(float(item) for item in items)
     except (TypeError, ValueError) as exc:
         raise HiresError(f"{source}: style_blend {value!r} must be numbers, e.g. 0.7,0.3") from exc
-    if any(w < 0 for w in weights) or sum(weights) <= 0:
-        raise HiresError(f"{source}: style_blend weights must be 0 or more and not all 0, not {value!r}")
+    # NaN passes "< 0" and "<= 0" alike; it would make the loss NaN and leave the photograph unstyled.
+    if not all(math.isfinite(w) and w >= 0 for w in weights) or sum(weights) <= 0:
+        raise HiresError(f"{source}: style_blend weights must be finite numbers, 0 or more and not all 0, "
+                         f"not {value!r}")
     return weights
 
 
@@ -300,6 +304,10 @@ def resolve_ladder(settings: RenderSettings, content_shape: tuple[int, int]) -> 
         dpi = settings.dpi if settings.dpi is not None else DEFAULT_DPI
         target = fit_print(settings.print_size, dpi, *content_shape)
         size = target.long_edge_px
+        if size < 16:  # else the ladder's check would blame "rung 1", which the user never wrote
+            raise HiresError(f"--print {settings.print_size} at {dpi:g} DPI is only {target.width_px}x"
+                             f"{target.height_px} px, below the 16 px a render needs; give a larger "
+                             "--print or a higher --dpi")
     settings = complete_ladder(settings, size_px=size, iterations=settings.iterations)
     check_ladder(settings.ladder, "the ladder")
     return settings, target

@@ -86,8 +86,8 @@ def find_devices(spec: str = "all", *, memory_gb: float | None = None) -> Device
     """
     import tensorflow as tf  # here, so that batch files and configs validate without loading it
 
-    if memory_gb is not None and not memory_gb > 0:
-        raise HiresError(f"--memory-gb must be more than 0, not {memory_gb}")
+    if memory_gb is not None and not 0 < memory_gb < 1e6:  # also refuses inf and nan
+        raise HiresError(f"--memory-gb must be a number of GiB more than 0 (and below a million), not {memory_gb}")
     gpus = [f"/gpu:{i}" for i in range(len(tf.config.list_logical_devices("GPU")))]
     cpus = [f"/cpu:{i}" for i in range(len(tf.config.list_logical_devices("CPU")))]
     names = _names(spec.strip().lower(), gpus, cpus)

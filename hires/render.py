@@ -311,7 +311,8 @@ def _read_inputs(job: RenderJob) -> _Inputs:
     init = read_init(settings)
     if settings.style_blend is not None and len(settings.style_blend) != len(styles):
         raise HiresError(
-            f"--style-blend has {len(settings.style_blend)} weights for {len(styles)} styles; give one per style")
+            f"--style-blend (or the config's style_blend) has {len(settings.style_blend)} weights for "
+            f"{len(styles)} styles; give one per style")
     settings, target = resolve_ladder(settings, content.shape[:2])
     transfer_content, transfer_styles = content, styles
     if settings.preserve_colors == "luminance":

@@ -165,7 +165,8 @@ def _refuse(height, width, tile, need, budget_bytes, forced=False, pairs=None):
     least = f"with {how}" if forced else f"at least, with {how}"
     if not forced and pairs is not None:
         least += f" and {pairs} correction pairs"
+    first = "use a smaller --tile-px (or leave it out for the planner to choose)" if forced else "lower --size"
     raise HiresError(
         f"a {width}x{height} px rung needs {need / 2**30:.2f} GiB on one device ({least}), "
-        f"but {budget_bytes / 2**30:.2f} GiB is usable there; lower --size, use a device with more "
+        f"but {budget_bytes / 2**30:.2f} GiB is usable there; {first}, use a device with more "
         f"memory, or give --memory-gb if the device has more than was detected")

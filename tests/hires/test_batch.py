@@ -473,3 +473,18 @@ def test_two_processes_on_one_job_file_render_every_job_exactly_once(project, tm
         assert (project / "out" / f"{job}.png").is_file()
     assert sorted(p.name for p in (project / "out").iterdir() if not p.is_dir()) == sorted(
         [f"{k}.png" for k in range(1, 5)] + [f"{k}.contact.png" for k in range(1, 5)])  # no lock left
+
+
+@pytest.mark.parametrize("options, complaint", [
+    (["--memory-gb", "inf"], "--memory-gb must be"),
+    (["--devices", "bogus"], "bogus"),
+    (["--tile-px", "0"], "--tile-px must be"),
+])
+def test_bad_machine_options_are_refused_once_before_any_job(project, elsewhere, options, complaint):
+    jobs = project / "jobs.toml"
+    jobs.write_text(FAST + _job("a.png") + _job("b.png"))
+    before = file_tree(project)
+    result = _batch(jobs, *options)
+    assert result.exit_code == 2, result.output
+    assert complaint in _one_error_line(result)
+    assert file_tree(project) == before  # no summary, no render

@@ -201,6 +201,8 @@ def test_a_quoted_tilde_in_the_output_is_the_home_folder(tmp_path, inputs, monke
     ("out.jpg", ["--bit-depth", "16"], "only 8 bits"),
     ("out.png", ["--style-blend", "1,2"], "2 weights for 1 styles"),
     ("out.png", ["--checkpoint-minutes", "0"], "--checkpoint-minutes must be more than 0"),
+    ("out.png", ["--memory-gb", "inf"], "--memory-gb must be"),
+    ("out.png", ["--print", "2x3in", "--dpi", "5"], "--print 2x3in at 5 DPI is only"),
 ])
 def test_plan_refuses_what_render_would_refuse(tmp_path, inputs, output, options, complaint):
     content, style, _ = inputs
@@ -296,6 +298,7 @@ BAD_OPTION_CASES = [
     ("blend-count", ["--style-blend", "0.2,0.3,0.5"], ["--style-blend", "3 weights for 1 styles"]),
     ("blend-not-numbers", ["--style-blend", "a,b"], ["style_blend", "numbers"]),
     ("negative-seed", ["--seed", "-1"], ["seed must be 0 or more"]),
+    ("nan-blend", ["--style-blend", "nan"], ["style_blend weights must be finite"]),
     ("bad-adam-preset", ["--adam-preset", "fast"], ["adam_preset", "fast"]),
     ("config-missing", ["-c", "nowhere.toml"], ["nowhere.toml", "not found"]),
 ]
