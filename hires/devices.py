@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hires.errors import HiresError
@@ -135,7 +136,17 @@ def _gpu_memory(index: int) -> tuple[int, str]:
 
 
 def _host_memory() -> tuple[int, str]:
-    """The memory available to a new process on this host."""
+    """The memory available to a new process on this host, within its cgroup's limit if any."""
+    memory, source = _available_ram()
+    limited = cgroup_available()
+    if limited is not None and limited < memory:
+        # Under Slurm's --mem (or a container's limit) the node's free RAM is not ours to plan
+        # for: exceeding the cgroup gets the render killed.
+        return limited, "the memory limit of this job's cgroup (Slurm --mem, a container), less its use"
+    return memory, source
+
+
+def _available_ram() -> tuple[int, str]:
     try:
         with open("/proc/meminfo") as stream:
             for line in stream:
@@ -144,6 +155,69 @@ def _host_memory() -> tuple[int, str]:
     except OSError:
         pass
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"), "installed RAM"
+
+
+_NO_LIMIT = 2**60  # cgroup v1 writes "no limit" as a number near 2**63
+
+
+def cgroup_available(root: Path = Path("/sys/fs/cgroup"), membership: Path = Path("/proc/self/cgroup")) -> int | None:
+    """Bytes this process's cgroup may still use (its tightest memory limit, less its working set).
+
+    Reads cgroup v2 (``memory.max``, ``memory.current``) or v1 (``memory.limit_in_bytes``,
+    ``memory.usage_in_bytes``), from this process's cgroup up to the root, so a limit set on a
+    parent (a Slurm job above its step) counts too. Reclaimable page cache (``inactive_file``)
+    is not counted as used. None when no limit is set or none can be read.
+    """
+    try:
+        lines = membership.read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if controllers == "":  # v2: "0::/path"
+            found = _tightest(root, path, "memory.max", "memory.current", "inactive_file")
+        elif "memory" in controllers.split(","):
+            found = _tightest(root / "memory", path, "memory.limit_in_bytes", "memory.usage_in_bytes",
+                              "total_inactive_file")
+        else:
+            continue
+        if found is not None:
+            return found
+    return None
+
+
+def _tightest(base: Path, path: str, limit_name: str, usage_name: str, cache_name: str) -> int | None:
+    """The least (limit - working set) over the cgroup at ``base/path`` and its parents."""
+    best = None
+    folder = base / path.lstrip("/")
+    while True:
+        limit = _read_number(folder / limit_name)
+        if limit is not None and limit < _NO_LIMIT:
+            used = (_read_number(folder / usage_name) or 0) - _stat_value(folder / "memory.stat", cache_name)
+            room = max(0, limit - max(0, used))
+            best = room if best is None else min(best, room)
+        if folder == base or base not in folder.parents:
+            return best
+        folder = folder.parent
+
+
+def _read_number(path: Path) -> int | None:
+    try:
+        text = path.read_text().strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None  # "max": no limit
+
+
+def _stat_value(path: Path, name: str) -> int:
+    try:
+        for line in path.read_text().splitlines():
+            key, _, value = line.partition(" ")
+            if key == name and value.strip().isdigit():
+                return int(value)
+    except OSError:
+        pass
+    return 0
 
 
 def _tf_config() -> dict | None:

@@ -147,3 +147,44 @@ def test_a_render_over_two_workers_matches_one_process(tmp_path):
     assert sorted(p.name for p in (tmp_path / "multi").iterdir()) == ["out.contact.png", "out.png", "out.rungs"]
     difference = images.read_image(tmp_path / "single.png") - images.read_image(tmp_path / "multi" / "out.png")
     assert np.abs(difference).max() * 255 <= 2
+
+
+# ---------------------------------------------------------------------------------------------
+# cgroup memory limits (Slurm --mem, containers)
+# ---------------------------------------------------------------------------------------------
+
+GIB = 2**30
+
+
+def _write(path, text):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def test_a_cgroup_v2_limit_on_a_parent_counts_less_its_working_set(tmp_path):
+    from hires.devices import cgroup_available
+
+    root = tmp_path / "cgroup"
+    job, step = root / "slurm" / "job_7", root / "slurm" / "job_7" / "step_0"
+    _write(job / "memory.max", f"{32 * GIB}\n")
+    _write(job / "memory.current", f"{2 * GIB}\n")
+    _write(job / "memory.stat", f"anon 1\ninactive_file {GIB}\n")
+    _write(step / "memory.max", "max\n")
+    _write(step / "memory.current", f"{GIB}\n")
+    _write(tmp_path / "cgroup-of-self", "0::/slurm/job_7/step_0\n")
+    assert cgroup_available(root, tmp_path / "cgroup-of-self") == 31 * GIB  # page cache is not use
+
+
+def test_a_cgroup_v1_limit_is_read_and_no_limit_is_none(tmp_path):
+    from hires.devices import cgroup_available
+
+    root = tmp_path / "cgroup"
+    job = root / "memory" / "slurm" / "uid_0" / "job_5"
+    _write(job / "memory.limit_in_bytes", f"{8 * GIB}\n")
+    _write(job / "memory.usage_in_bytes", f"{GIB}\n")
+    _write(root / "memory" / "memory.limit_in_bytes", "9223372036854771712\n")  # v1's "no limit"
+    _write(tmp_path / "self", "5:cpu:/\n4:memory:/slurm/uid_0/job_5\n")
+    assert cgroup_available(root, tmp_path / "self") == 7 * GIB
+    _write(tmp_path / "unlimited", "4:memory:/\n")
+    assert cgroup_available(root, tmp_path / "unlimited") is None
+    assert cgroup_available(root, tmp_path / "missing") is None
