@@ -228,7 +228,7 @@ def render(
     machine = MachineOptions(devices=devices, memory_gb=memory_gb, tile_px=tile_px, xla=xla)
     job = RenderJob(content, tuple(styles), output, settings, overwrite=overwrite, machine=machine)
     if plan:
-        _print_plan(job)
+        _print_plan(job, restart=restart)
         return
     _run(job, quiet, restart=restart, checkpoint_minutes=checkpoint_minutes)
 
@@ -272,11 +272,12 @@ def _pairs(plan) -> str:
     return str(plan.memory.correction_pairs) if plan.rung.optimizer == "lbfgs" else "-"
 
 
-def _print_plan(job) -> None:
-    from hires.render import prepare
+def _print_plan(job, *, restart: bool = False) -> None:
+    from hires.render import prepare, resume_note
 
     # What render does before its first rung, checks included, so that a printed plan is one it runs.
     ready = prepare(job)
+    note = resume_note(ready, restart=restart)
     plans, target = ready.plans, ready.inputs.target
     typer.echo(ready.why)
     typer.echo(ready.devices.description)
@@ -293,6 +294,8 @@ def _print_plan(job) -> None:
             typer.echo(f"      rung {p.index + 1}: {p.memory.note}")
     typer.echo(f"each rung keeps the photograph's aspect ratio, sides rounded to multiples of "
                f"{plans[0].stride} px (the backbone's total stride)")
+    if note:
+        typer.echo(note)
 
 
 @app.command()

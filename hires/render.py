@@ -511,8 +511,7 @@ def render(job: RenderJob, reporter: Reporter | None = None, *, restart: bool = 
     ready = prepare(job, reporter.message)
     job, inputs, backbone, devices, plans = ready.job, ready.inputs, ready.backbone, ready.devices, ready.plans
     strategy = make_strategy(devices)
-    files = [job.content, *job.styles] + ([Path(job.settings.init)] if inputs.init is not None else [])
-    digest, legacy = digests_of(files, job.settings, f"{backbone.name} {backbone.source}")
+    digest, legacy = _digests(ready)
     checkpoint = _open_checkpoint(job, digest, restart, reporter, chief, legacy)
     reporter.message(f"each rung keeps the photograph's aspect ratio, sides rounded to multiples of "
                      f"{plans[0].stride} px (the backbone's total stride)")
@@ -581,6 +580,34 @@ def prepare(job: RenderJob, say=lambda text: None) -> Prepared:
                         tile_px=job.machine.tile_px)
     _check_job_output(job, inputs, plans[-1])
     return Prepared(job, inputs, backbone, why, devices, plans)
+
+
+def _digests(ready: Prepared) -> tuple[str, str]:
+    """This render's checkpoint digest, and the one an older hires gave it (see ``digests_of``)."""
+    job, backbone = ready.job, ready.backbone
+    files = [job.content, *job.styles] + ([Path(job.settings.init)] if ready.inputs.init is not None else [])
+    return digests_of(files, job.settings, f"{backbone.name} {backbone.source}")
+
+
+def resume_note(ready: Prepared, *, restart: bool = False) -> str | None:
+    """What render would do with the state folder beside the output, for ``--plan``; None when there is none.
+
+    Raises:
+        HiresError: when render would refuse the folder (another render's, another output's).
+    """
+    folder = state_folder(ready.job.output)
+    if restart or not folder.is_dir():
+        return None
+    digest, legacy = _digests(ready)
+    found = _adopt(_read_quietly(folder), digest, legacy)
+    if found is None:
+        return f"{folder} holds no usable checkpoint: the render would start afresh"
+    _refuse_other_output(folder, found, ready.job.output)
+    if found.digest != digest and ready.job.overwrite:
+        return f"{folder} holds a render of other inputs or settings: --overwrite would start afresh"
+    refuse_foreign(folder, found, digest)
+    return (f"the render would resume from {folder} at rung {found.rung + 1}"
+            + (" (mid-rung)" if found.optimizer is not None else ""))
 
 
 def _check_job_output(job: RenderJob, inputs: _Inputs, last: RungPlan) -> None:

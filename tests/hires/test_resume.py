@@ -353,3 +353,24 @@ def test_a_checkpoint_written_under_the_older_digest_resumes(pair, uninterrupted
     render(job, Recording())
     assert any(m.startswith("resuming from") for m in messages), messages
     np.testing.assert_allclose(images.read_image(job.output), uninterrupted, atol=2 / 255)
+
+
+def test_plan_says_where_a_render_would_resume_and_refuses_what_render_refuses(pair, tmp_path):
+    from typer.testing import CliRunner
+
+    from hires.cli import app, build_settings
+
+    content, style = pair
+    output = tmp_path / "out.png"
+    args = _cli_args(content, style, output)
+    settings = build_settings(output.parent / "ladder.toml", None, None)  # as the command line reads it
+    with pytest.raises(KeyboardInterrupt):
+        render(RenderJob(content, (style,), output, settings), _StopAt(1, 1), checkpoint_seconds=0.0)
+    runner = CliRunner()
+    planned = runner.invoke(app, [*args, "--plan"])
+    assert planned.exit_code == 0, planned.output
+    assert f"the render would resume from {checkpoints.state_folder(output)} at rung 2 (mid-rung)" in planned.stdout
+    changed = runner.invoke(app, [*args, "--plan", "--style-weight", "3"])
+    assert changed.exit_code == 2 and "holds a render of other inputs or settings" in changed.output
+    afresh = runner.invoke(app, [*args, "--plan", "--restart"])
+    assert afresh.exit_code == 0 and "resume" not in afresh.stdout
