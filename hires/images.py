@@ -17,6 +17,7 @@ import contextlib
 import errno
 import functools
 import io
+import logging
 import os
 import stat
 import struct
@@ -35,6 +36,9 @@ from hires.errors import HiresError
 
 try:  # tifffile reads the 16-bit colour TIFFs that Pillow truncates; optional.
     import tifffile as _tifffile
+
+    # Its warnings ("contains no pages") would print beside our own one-line error.
+    logging.getLogger("tifffile").setLevel(logging.ERROR)
 except ImportError:  # pragma: no cover - exercised only where tifffile is missing
     _tifffile = None
 
@@ -199,11 +203,28 @@ def _decode(fp: IO[bytes], path: Path, max_megapixels: float) -> _Pixels:
         return _decode_tiff_or_fail(fp, path, max_megapixels)
     with im:
         _check_size(path, im.size, max_megapixels)
+        if im.format == "EPS":  # Pillow opens it, but decoding needs Ghostscript
+            raise HiresError(f"cannot read {path}: EPS (PostScript) is not read here. Export it as PNG, "
+                             "TIFF or JPEG.")
+        if im.format == "PNG":
+            _verify_png(fp, path)
         if _wants_tifffile(im):
             pixels = _try_tifffile(fp, path, max_megapixels)
             if pixels is not None:
                 return pixels
         return _decode_pillow(im, fp, path)
+
+
+def _verify_png(fp: IO[bytes], path: Path) -> None:
+    """Checks every chunk's checksum: a PNG damaged inside its data can decode without an error."""
+    fp.seek(0)
+    try:
+        with Image.open(fp) as im:
+            im.verify()
+    except _DECODE_ERRORS as exc:
+        raise _corrupt(path, exc) from exc
+    finally:
+        fp.seek(0)
 
 
 def _open_pillow(fp: IO[bytes], path: Path) -> Image.Image | None:
@@ -714,7 +735,7 @@ def _exists_message(path: Path) -> str:
 def _refuse_existing(path: Path, overwrite: bool) -> None:
     if path.is_dir():
         raise HiresError(f"cannot write {path}: it is a folder. Pass a file name such as out.png.")
-    if path.exists() and not overwrite:
+    if os.path.lexists(path) and not overwrite:  # a link to nowhere is there too: it would block the write
         raise HiresError(_exists_message(path))
 
 
@@ -745,7 +766,7 @@ def _atomic_write(target: Path, write: Callable[[IO[bytes]], None], overwrite: b
     Same folder, so the rename never crosses file systems and is atomic; the temporary file
     is removed on any failure, so no partial file is ever left behind.
     """
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=_temporary_prefix(target), suffix=".tmp")
     os.close(fd)  # reopened by name: tifffile wants a file object whose .name is a path
     tmp = Path(tmp_name)
     try:
@@ -980,6 +1001,7 @@ def check_output_path(path: str | Path, *, overwrite: bool) -> Path:
     """
     target = Path(path).expanduser()
     _output_format(target)
+    _refuse_too_long(target)
     _refuse_existing(target, overwrite)
     folder = _nearest_existing_folder(target)
     _probe_writable(target, folder)
@@ -1020,11 +1042,28 @@ def _exists(path: Path) -> bool:
 
 def _probe_writable(target: Path, folder: Path) -> None:
     try:
-        fd, name = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
+        fd, name = tempfile.mkstemp(dir=folder, prefix=_temporary_prefix(target), suffix=".tmp")
         os.close(fd)
         os.unlink(name)
     except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:
+            raise HiresError(f"cannot write {target}: its name is too long for this file system. "
+                             "Choose a shorter -o.") from exc
         raise HiresError(
             f"cannot write {target}: the folder {folder} is not writable ({_reason(exc)}). "
             "Choose another -o."
         ) from exc
+
+
+def _refuse_too_long(target: Path) -> None:
+    try:
+        os.lstat(target)
+    except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:
+            raise HiresError(f"cannot write {target}: its name is too long for this file system. "
+                             "Choose a shorter -o.") from exc
+
+
+def _temporary_prefix(target: Path) -> str:
+    """The name a file is written under before it is renamed: short enough beside a long output name."""
+    return f".{target.name[:80]}."

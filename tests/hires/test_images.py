@@ -764,3 +764,42 @@ def test_16bit_png_with_paeth_filter(tmp_path: Path) -> None:
     path = tmp_path / "paeth.png"
     path.write_bytes(_png16(20, 16, data))
     np.testing.assert_allclose(read_image(path), data / 65535.0, atol=1e-6)
+
+
+def test_a_png_damaged_inside_its_data_is_refused(tmp_path: Path) -> None:
+    """Zeroed bytes inside a small PNG's one IDAT decode, without an error, as rows of wrong
+    colours; the chunk's checksum catches them."""
+    path = tmp_path / "damaged.png"
+    ramp = np.zeros((300, 400, 3), np.uint8)
+    ramp[:, :, 0] = np.arange(400)[None, :] * 255 // 400
+    ramp[:, :, 1] = np.arange(300)[:, None] * 255 // 300
+    Image.fromarray(ramp).save(path)  # about 1 KB: one IDAT chunk
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    data[middle:middle + len(data) // 5] = bytes(len(data) // 5)
+    path.write_bytes(bytes(data))
+    with pytest.raises(HiresError, match="truncated or corrupt"):
+        read_image(path)
+
+
+def test_an_eps_file_is_refused_as_a_format_not_as_corrupt(tmp_path: Path) -> None:
+    path = tmp_path / "drawing.eps"
+    path.write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 64 64\nshowpage\n%%EOF\n")
+    with pytest.raises(HiresError, match="EPS .* is not read here"):
+        read_image(path)
+
+
+def test_a_link_to_nowhere_as_output_is_refused_up_front(tmp_path: Path) -> None:
+    link = tmp_path / "out.png"
+    link.symlink_to(tmp_path / "gone" / "out.png")
+    with pytest.raises(HiresError, match="already exists"):
+        check_output_path(link, overwrite=False)
+
+
+def test_a_long_output_name_is_written_or_refused_as_too_long(tmp_path: Path) -> None:
+    fits = tmp_path / ("n" * 240 + ".png")  # its temporary name must not be longer than the name
+    check_output_path(fits, overwrite=False)
+    write_image(fits, np.zeros((16, 16, 3), np.float32))
+    assert fits.is_file()
+    with pytest.raises(HiresError, match="name is too long"):
+        check_output_path(tmp_path / ("n" * 300 + ".png"), overwrite=False)
