@@ -13,8 +13,10 @@ from typing import Sequence, TextIO
 from rich.console import Console
 from rich.progress import BarColumn, Progress as RichProgress, TaskProgressColumn, TextColumn
 
+from core.objective import RANGE_WEIGHT
 from core.optimize import Progress
 from hires.estimate import Estimator
+from hires.ladder import Rung
 from hires.render import RungPlan, RungResult
 
 
@@ -28,12 +30,20 @@ def format_seconds(seconds: float) -> str:
     return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
 
 
-def format_terms(terms: dict[str, float]) -> str:
-    """The loss and its parts, as short as they can be read."""
-    parts = [f"loss {terms['total']:.4g}", f"content {terms['content']:.3g}", f"style {terms['style']:.3g}"]
-    if terms.get("tv", 0.0):
-        parts.append(f"tv {terms['tv']:.3g}")
-    return "  ".join(parts)
+def format_terms(terms: dict[str, float], rung: Rung) -> str:
+    """The loss and its weighted parts, which add up to it: ``loss 0.31 = content 0.011 + style 0.27 + range 0.03``.
+
+    ``range`` is the penalty on pixels outside [0, 1] (see core.objective), shown when it is
+    more than 0.1 % of the loss; ``tv`` when its weight is not 0.
+    """
+    total = terms["total"]
+    parts = [("content", rung.content_weight * terms["content"]), ("style", rung.style_weight * terms["style"])]
+    if rung.tv_weight:
+        parts.append(("tv", rung.tv_weight * terms.get("tv", 0.0)))
+    excursion = RANGE_WEIGHT * terms.get("range", 0.0)
+    if abs(excursion) > 1e-3 * abs(total):
+        parts.append(("range", excursion))
+    return f"loss {total:.4g} = " + " + ".join(f"{name} {value:.3g}" for name, value in parts)
 
 
 def _rate(estimator: Estimator, plan: RungPlan) -> str:
@@ -77,7 +87,7 @@ class PlainReporter:
         self.estimator.update(plan, progress)
         left = self.estimator.seconds_left()
         line = (f"rung {plan.index + 1}/{plan.count} iter {progress.iteration}/{progress.iterations}  "
-                f"{format_terms(progress.terms)}  {_rate(self.estimator, plan)}  "
+                f"{format_terms(progress.terms, plan.rung)}  {_rate(self.estimator, plan)}  "
                 f"left {format_seconds(left) if left is not None else '?'}")
         if progress.message:
             line += f"  [{progress.message}]"
@@ -119,7 +129,7 @@ class RichReporter:
     def chunk(self, plan: RungPlan, progress: Progress) -> None:
         self.estimator.update(plan, progress)
         left = self.estimator.seconds_left()
-        detail = f"{format_terms(progress.terms)}  {_rate(self.estimator, plan)}"
+        detail = f"{format_terms(progress.terms, plan.rung)}  {_rate(self.estimator, plan)}"
         if progress.message:
             self.console.print(progress.message, style="yellow", markup=False)
         self.bars.update(self.rung_task, completed=progress.iteration, detail=detail)

@@ -15,8 +15,8 @@ from hires.tiling import MemoryPlan
 
 
 def _plans(*rungs: tuple[int, int]) -> list[RungPlan]:
-    """Square rungs ``(side, iterations)``, untiled."""
-    return [RungPlan(i, len(rungs), Rung(side, iterations), side, side, ((side, side),),
+    """Square rungs ``(side, iterations)``, untiled, resolved (weights set) as render plans them."""
+    return [RungPlan(i, len(rungs), Rung(side, iterations, 1.0, 10.0, 0.0), side, side, ((side, side),),
                      MemoryPlan(None, 1, 10, 0), 16) for i, (side, iterations) in enumerate(rungs)]
 
 
