@@ -434,8 +434,14 @@ class _Checkpointer:
         self.flush()
 
 
+def _resume_point(found: Checkpoint, rungs: int) -> str:
+    if found.rung >= rungs:
+        return "with every rung finished: the contact sheet and the output are left to write"
+    return f"at rung {found.rung + 1}" + (" (mid-rung)" if found.optimizer is not None else "")
+
+
 def _open_checkpoint(job: RenderJob, digest: str, restart: bool, reporter: Reporter,
-                     chief: bool = True, legacy: str = "") -> Checkpoint:
+                     chief: bool = True, legacy: str = "", rungs: int = 0) -> Checkpoint:
     """The checkpoint to continue from, or a fresh one; a damaged one is reported and replaced.
 
     ``legacy``: the digest an older hires gave this render; its checkpoint is this render's too.
@@ -462,8 +468,7 @@ def _open_checkpoint(job: RenderJob, digest: str, restart: bool, reporter: Repor
         remove_state(folder)
         return fresh
     refuse_foreign(folder, found, digest)
-    reporter.message(f"resuming from {folder} at rung {found.rung + 1}"
-                     + (" (mid-rung)" if found.optimizer is not None else ""))
+    reporter.message(f"resuming from {folder} {_resume_point(found, rungs)}")
     found.output = job.output.name
     return found
 
@@ -512,7 +517,7 @@ def render(job: RenderJob, reporter: Reporter | None = None, *, restart: bool = 
     job, inputs, backbone, devices, plans = ready.job, ready.inputs, ready.backbone, ready.devices, ready.plans
     strategy = make_strategy(devices)
     digest, legacy = _digests(ready)
-    checkpoint = _open_checkpoint(job, digest, restart, reporter, chief, legacy)
+    checkpoint = _open_checkpoint(job, digest, restart, reporter, chief, legacy, rungs=len(plans))
     reporter.message(f"each rung keeps the photograph's aspect ratio, sides rounded to multiples of "
                      f"{plans[0].stride} px (the backbone's total stride)")
     results = _resumed_results(job, plans, checkpoint)
@@ -606,8 +611,7 @@ def resume_note(ready: Prepared, *, restart: bool = False) -> str | None:
     if found.digest != digest and ready.job.overwrite:
         return f"{folder} holds a render of other inputs or settings: --overwrite would start afresh"
     refuse_foreign(folder, found, digest)
-    return (f"the render would resume from {folder} at rung {found.rung + 1}"
-            + (" (mid-rung)" if found.optimizer is not None else ""))
+    return f"the render would resume from {folder} {_resume_point(found, len(ready.plans))}"
 
 
 def _check_job_output(job: RenderJob, inputs: _Inputs, last: RungPlan) -> None:
@@ -633,8 +637,7 @@ def _resumed_results(job: RenderJob, plans: list[RungPlan], checkpoint: Checkpoi
         else:  # only the contact sheet needs it: the saved picture will do
             image = (images.read_image(path) if path.exists()
                      else np.zeros((plan.height, plan.width, 3), np.float32))
-        history = tuple(Progress(i, plan.rung.iterations, 0, {"total": loss}, 0.0, None)
-                        for i, loss in zip(entry["iterations"], entry["losses"]))
+        history = _earlier_progress(entry, plan)
         results.append(RungResult(plan, image, history, entry["stopped"], entry["seconds"], path))
     return results
 
@@ -665,8 +668,12 @@ def contact_sheet_path(output: Path) -> Path:
 
 def _sheet_rung(result: RungResult, present) -> SheetRung:
     plan = result.plan
+    planned = plan.rung.iterations
+    done = result.history[-1].iteration if result.history else planned
+    # A rung stopped early (--tolerance, a failed step) shows what it ran, not what was planned.
+    iterations = f"{done} it" if done >= planned else f"{done} of {planned} it, {result.stopped}"
     label = (f"rung {plan.index + 1}/{plan.count}  {plan.width}x{plan.height}  "
-             f"({plan.rung.iterations} it, {result.seconds:.0f} s)")
+             f"({iterations}, {result.seconds:.0f} s)")
     return SheetRung(label, present(result.image), [p.iteration for p in result.history],
                      [p.terms["total"] for p in result.history])
 
@@ -696,6 +703,7 @@ def _render_rung(job: RenderJob, backbone: Backbone, plan: RungPlan, inputs: _In
         checkpointer.chunk(progress)
         reporter.chunk(plan, progress)
 
+    earlier = _earlier_progress(checkpointer.earlier, plan)  # before a resume: the curve's first part
     outcome = _optimize(settings, plan, objective, start, on_chunk, state)
     image = outcome.image[0].numpy()
     path = None
@@ -703,7 +711,14 @@ def _render_rung(job: RenderJob, backbone: Backbone, plan: RungPlan, inputs: _In
         path = _rung_path(job, plan)
         job.guard()
         images.write_image(path, present(image), overwrite=True)
-    return RungResult(plan, image, outcome.history, outcome.stopped, time.perf_counter() - clock, path)
+    return RungResult(plan, image, earlier + tuple(outcome.history), outcome.stopped,
+                      time.perf_counter() - clock, path)
+
+
+def _earlier_progress(history: dict, plan: RungPlan) -> tuple[Progress, ...]:
+    """A checkpoint's loss readings of a rung, as the Progress entries the contact sheet draws."""
+    return tuple(Progress(i, plan.rung.iterations, 0, {"total": loss}, 0.0, None)
+                 for i, loss in zip(history["iterations"], history["losses"]))
 
 
 def _objective(job: RenderJob, backbone: Backbone, plan: RungPlan, inputs: _Inputs,

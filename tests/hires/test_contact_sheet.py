@@ -287,3 +287,18 @@ def test_rows_are_balanced(count: int, sizes: list[int]) -> None:
 )
 def test_loss_tick_labels_are_short(value: float, text: str) -> None:
     assert _format_loss(value) == text
+
+
+def test_a_rung_stopped_early_is_labelled_with_what_it_ran():
+    import numpy as np
+
+    from core.optimize import Progress
+    from hires.render import RungResult, _sheet_rung
+    from tests.hires.test_estimate import _plans
+
+    (plan,) = _plans((64, 30))
+    history = (Progress(1, 30, 3, {"total": 1.0}, 0.5, None),)
+    stopped = RungResult(plan, np.zeros((64, 64, 3), np.float32), history, "converged", 1.0, None)
+    assert "(1 of 30 it, converged, 1 s)" in _sheet_rung(stopped, lambda image: image).label
+    full = RungResult(plan, stopped.image, (Progress(30, 30, 33, {"total": 1.0}, 9.0, None),), "iterations", 9.0, None)
+    assert "(30 it, 9 s)" in _sheet_rung(full, lambda image: image).label

@@ -374,3 +374,31 @@ def test_plan_says_where_a_render_would_resume_and_refuses_what_render_refuses(p
     assert changed.exit_code == 2 and "holds a render of other inputs or settings" in changed.output
     afresh = runner.invoke(app, [*args, "--plan", "--restart"])
     assert afresh.exit_code == 0 and "resume" not in afresh.stdout
+
+
+class _Finished(SilentReporter):
+    def __init__(self) -> None:
+        self.results = []
+
+    def rung_finished(self, result) -> None:
+        self.results.append(result)
+
+
+def test_a_rung_resumed_mid_way_keeps_its_whole_loss_curve(pair, tmp_path):
+    """The contact sheet draws a rung's curve from its result: the readings before the interrupt too."""
+    content, style = pair
+    job = RenderJob(content, (style,), tmp_path / "out.png", _settings())
+    with pytest.raises(KeyboardInterrupt):
+        render(job, _StopAt(1, 2), checkpoint_seconds=0.0)  # after iterations 2 and 4 of rung 2
+    finished = _Finished()
+    render(job, finished)
+    (top,) = [r for r in finished.results if r.plan.index == 1]
+    assert [p.iteration for p in top.history] == [2, 4, 6, 8]
+
+
+def test_a_checkpoint_with_every_rung_finished_is_not_called_a_rung_past_the_last():
+    from hires.render import _resume_point
+
+    done = checkpoints.Checkpoint("digest", rung=2)
+    assert "rung 3" not in _resume_point(done, 2) and "every rung finished" in _resume_point(done, 2)
+    assert _resume_point(checkpoints.Checkpoint("digest", rung=1), 2) == "at rung 2"
