@@ -103,7 +103,7 @@ class _TimedReporter(SilentReporter):
 def _run_curve(name: str, job: RenderJob, top_index: int) -> Curve:
     reporter = _TimedReporter(top_index)
     wall, cpu = time.perf_counter(), time.process_time()
-    render(job, reporter)
+    render(job, reporter, restart=True)  # a leftover state folder (an interrupted bench) must not be timed as a resume
     share = (time.process_time() - cpu) / max(time.perf_counter() - wall, 1e-9) / _usable_cpus()
     return Curve(name, tuple(p[0] for p in reporter.points), tuple(p[1] for p in reporter.points),
                  cpu_share=share)
@@ -324,19 +324,25 @@ class BenchProblem:
         return self.shape[0] * self.shape[1] / 1e6
 
 
+# The bench times whole-image evaluations of a drawn picture: at 16384x12288 px that is already
+# about 200 GiB of activations; a larger size would only exhaust memory drawing its picture.
+MAX_BENCH_PX = 16384
+
+
 def parse_sizes(text: str) -> tuple[int, ...]:
     """``"256,512"`` -> ``(256, 512)``.
 
     Raises:
-        HiresError: for anything but comma-separated whole numbers from 16 to 200000.
+        HiresError: for anything but comma-separated whole numbers from 16 to MAX_BENCH_PX.
     """
     try:
         sizes = tuple(int(part) for part in text.split(","))
     except ValueError:
         raise HiresError(f"--sizes takes long edges in pixels separated by commas, e.g. 256,512; not {text!r}") from None
-    bad = [size for size in sizes if not 16 <= size <= 200_000]
+    bad = [size for size in sizes if not 16 <= size <= MAX_BENCH_PX]
     if bad:
-        raise HiresError(f"--sizes: each long edge must be between 16 and 200000 px, not {bad[0]}")
+        raise HiresError(f"--sizes: each long edge must be between 16 and {MAX_BENCH_PX} px, not {bad[0]} "
+                         "(the bench evaluates whole images; renders beyond that run in tiles)")
     return sizes
 
 

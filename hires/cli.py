@@ -88,8 +88,15 @@ def import_tensorflow_quietly() -> None:
         os.close(saved)
 
 
-def user_errors(command: Callable) -> Callable:
-    """Turns a HiresError or CoreError into one line on stderr and exit status 2."""
+def user_errors(command: Callable | None = None, *, resumable: bool = True) -> Callable:
+    """Turns a HiresError or CoreError into one line on stderr and exit status 2.
+
+    ``resumable``: whether an interrupted run keeps a checkpoint to resume (renders, batches),
+    and the interrupt's message says so; a benchmark starts afresh every time.
+    """
+    if command is None:
+        return functools.partial(user_errors, resumable=resumable)
+    after = "; the last checkpoint is kept; run the same command to resume" if resumable else ""
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
@@ -102,17 +109,26 @@ def user_errors(command: Callable) -> Callable:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
-            typer.echo("interrupted: the last checkpoint is kept; run the same command to resume", err=True)
+            _silence_tensorflow()
+            typer.echo(f"interrupted{after}", err=True)
             raise typer.Exit(130) from None
         except BaseException as exc:
             from hires.render import RenderInterrupted
 
             if not isinstance(exc, RenderInterrupted):
                 raise
-            typer.echo("terminated: the last checkpoint is kept; run the same command to resume", err=True)
+            _silence_tensorflow()
+            typer.echo(f"terminated{after}", err=True)
             raise typer.Exit(exc.exit_status) from None
 
     return wrapper
+
+
+def _silence_tensorflow() -> None:
+    """After an interrupt, TensorFlow may log "Object was never used" for the graph it left: not the user's concern."""
+    import logging
+
+    logging.getLogger("tensorflow").setLevel(logging.CRITICAL)
 
 
 def _reporter(quiet: bool):
@@ -303,16 +319,21 @@ def _print_plan(job, *, restart: bool = False) -> None:
 def demo(
     output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the picture.")] = Path("hires-demo.png"),
     backbone: Annotated[BackboneChoice, typer.Option(help="Feature network.")] = BackboneChoice.auto,
+    weights: Annotated[Optional[Path], typer.Option(help="VGG19 weights file (or set HIRES_VGG19_WEIGHTS).")] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing output.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
     """Render a built-in example (pictures drawn in code; no network, no files needed)."""
     from hires import images
+    from hires.config import check_settings
     from hires.demo_images import draw_demo_content, draw_demo_style
     from hires.render import RenderJob
 
+    output = output.expanduser()
     images.check_output_path(output, overwrite=overwrite)
-    settings = replace(demo_settings(), backbone=backbone.value)
+    settings = replace(demo_settings(), backbone=backbone.value,
+                       weights=str(weights.expanduser()) if weights else None)
+    check_settings(settings, "the command line")
     with tempfile.TemporaryDirectory(prefix="hires-demo-") as folder:
         content, style = Path(folder) / "content.png", Path(folder) / "style.png"
         images.write_image(content, draw_demo_content(512, 384))
@@ -418,7 +439,7 @@ app.add_typer(bench_app, name="bench")
 
 
 @bench_app.callback()
-@user_errors
+@user_errors(resumable=False)
 def bench(
     ctx: typer.Context,
     backbone: Annotated[BackboneChoice, typer.Option(help="Feature network; auto takes vgg19 when its weights are here, else vgg16-hed.")] = BackboneChoice.auto,
@@ -441,27 +462,58 @@ def bench(
     untiled seconds per megapixel-evaluation, at the largest. A table, or JSON with --json.
     """
     if ctx.invoked_subcommand is not None:
+        _refuse_bench_options(ctx)
         return
     import json
 
     from hires.bench import parse_sizes, run_bench
-    from hires.config import default_settings
+    from hires.config import check_settings, default_settings
     from hires.render import choose_backbone, loss_spec
 
     chosen_sizes = parse_sizes(sizes)
     settings = replace(default_settings(), backbone=backbone.value, weights=str(weights) if weights else None,
                        precision=precision.value)
+    check_settings(settings, "the command line")
+    if json_file is not None:
+        _check_writable(json_file, "--json-file")
     network, why = choose_backbone(settings)
     report = run_bench(network, spec=loss_spec(settings, settings.ladder.resolve(0)), sizes_px=chosen_sizes,
                        iterations=iterations, repeats=repeats, xla=xla, backbone_note=why,
                        log=lambda text: typer.echo(text, err=True))
     document = json.dumps(report.to_json(), indent=2)
-    if json_file is not None:
-        json_file.write_text(document + "\n")
     if json_output:
         typer.echo(document)
     else:
         _print_bench(report)
+    if json_file is not None:
+        _write_text(json_file, document + "\n")
+
+
+def _refuse_bench_options(ctx: typer.Context) -> None:
+    """Options of ``hires bench`` itself given before a subcommand would be silently ignored."""
+    given = [param.opts[0] for param in ctx.command.params
+             if getattr(ctx.get_parameter_source(param.name), "name", "") == "COMMANDLINE"]
+    if given:
+        raise HiresError(f"{', '.join(given)} belong to hires bench's own timing, not to "
+                         f"'hires bench {ctx.invoked_subcommand}'; give that command's options after its name "
+                         f"(hires bench {ctx.invoked_subcommand} --help lists them)")
+
+
+def _check_writable(path: Path, option: str) -> None:
+    """Refuses, before a long measurement, a file that could not be written after it."""
+    folder = path.expanduser().absolute().parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK):
+        raise HiresError(f"{option} {path}: the folder {folder} does not exist or is not writable; "
+                         "create it or choose another path")
+    if path.is_dir():
+        raise HiresError(f"{option} {path} is a folder; give a file name such as report.json")
+
+
+def _write_text(path: Path, text: str) -> None:
+    try:
+        path.write_text(text)
+    except OSError as exc:
+        raise HiresError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
 def _print_bench(report) -> None:
@@ -526,7 +578,7 @@ def _parse_rungs(text: str) -> tuple:
 
 
 @bench_app.command("ladder")
-@user_errors
+@user_errors(resumable=False)
 def bench_ladder(
     content: Annotated[Path, typer.Argument(help="The photograph.")],
     style: Annotated[Path, typer.Argument(help="The painting.")],
@@ -554,8 +606,12 @@ def bench_ladder(
     size = rungs[-1].long_edge_px
     settings = replace(default_settings(), backbone=backbone.value, chunk_iterations=chunk_iterations)
     check_settings(settings, "the command line")  # --chunk-iterations 0 would never advance
-    if single_iterations < 1:
-        raise HiresError(f"--single-iterations must be 1 or more, not {single_iterations}")
+    for option, value in (("--single-iterations", single_iterations), ("--first-iterations", first_iterations),
+                          ("--top-iterations", top_iterations)):
+        if value < 1:  # checked now, not after the single rung has run for minutes
+            raise HiresError(f"{option} must be 1 or more, not {value}")
+    if json_path is not None:
+        _check_writable(json_path, "--json")
     if pictures is not None:  # checked now, not after the first render has run for minutes
         for name in ("single.png", "ladder.png"):
             check_output_path(pictures / name, overwrite=False)
@@ -587,7 +643,7 @@ def bench_ladder(
                          "cpu_share": c.cpu_share} for c in (single, ladder)}
         data["ladder_time_to_single_final_loss_seconds"] = reached
         data["best_time_ratio"] = None if best is None else {"ratio": best[0], "single_seconds": best[1], "loss": best[2]}
-        json_path.write_text(json.dumps(data, indent=2))
+        _write_text(json_path, json.dumps(data, indent=2))
 
 
 def main() -> None:

@@ -245,7 +245,7 @@ def test_the_table_says_why_tiling_was_not_measured(monkeypatch, capsys):
     assert "not measured (core.tiles does not import: boom)" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("sizes", ["12", "256,abc", ""])
+@pytest.mark.parametrize("sizes", ["12", "256,abc", "", "100000"])
 def test_bench_refuses_bad_sizes_with_one_error_line(sizes):
     result = runner.invoke(app, ["bench", "--backbone", "tiny", "--sizes", sizes])
     assert result.exit_code == 2
@@ -302,3 +302,37 @@ def test_bench_ladder_keeps_its_pictures_only_where_none_would_be_overwritten(tm
     again = runner.invoke(app, args)
     assert again.exit_code == 2 and "single.png" in again.stderr and "exists" in again.stderr
     assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "kept").iterdir()} == kept
+
+
+@pytest.mark.parametrize("args, complaint", [
+    (["ladder", "C", "S", "--size", "64", "--top-iterations", "0"], "--top-iterations must be 1 or more"),
+    (["ladder", "C", "S", "--size", "64", "--json", "NOWHERE/c.json"], "--json"),
+    (["--sizes", "32", "--json-file", "NOWHERE/r.json"], "--json-file"),
+    (["--sizes", "nonsense", "ladder", "C", "S"], "--sizes belong to hires bench's own timing"),
+])
+def test_bench_refuses_before_measuring_what_it_could_not_use_after(tmp_path, args, complaint):
+    """Each of these used to run the whole measurement first, or to be silently ignored."""
+    content = save_png(tmp_path / "c.png", smooth_image(48, 64, 0))
+    style = save_png(tmp_path / "s.png", noise_image(40, 40, 1))
+    names = {"C": str(content), "S": str(style)}
+    args = [names.get(a, a.replace("NOWHERE", str(tmp_path / "no-such-folder"))) for a in args]
+    result = runner.invoke(app, ["bench", "--backbone", "tiny", *args] if args[0] != "ladder"
+                           else ["bench", *args, "--backbone", "tiny", "--single-iterations", "2"])
+    assert result.exit_code == 2, result.output
+    assert complaint in result.stderr and "bench: " not in result.stderr and result.stdout == ""
+
+
+def test_bench_ladder_starts_afresh_over_a_leftover_state_folder(tmp_path):
+    """An interrupted bench leaves single.state/ in --pictures; a rerun must time from scratch, not resume."""
+    from hires import bench as bench_module
+
+    calls = []
+    monkey = pytest.MonkeyPatch()
+    monkey.setattr(bench_module, "render", lambda job, reporter, **options: calls.append(options))
+    try:
+        bench_module._run_curve("single", object(), 0)
+    except Exception:
+        pass  # the fake render draws no curve
+    finally:
+        monkey.undo()
+    assert calls == [{"restart": True}]
