@@ -79,7 +79,9 @@ class Estimator:
                 self.startups[plan.index] = max(0.0, first_seconds - first_evaluations * price)
         rung.last_time, rung.last_evaluations = now, progress.evaluations
         if progress.iteration:
-            self.evaluations_per_iteration = progress.evaluations / progress.iteration
+            # The rung's first evaluation (of its starting image) belongs to no iteration: counted
+            # in, a rung's first report of 1 iteration read 2 to 3 evaluations per iteration.
+            self.evaluations_per_iteration = max(1.0, (progress.evaluations - 1) / progress.iteration)
         self.done_iterations[plan.index] = progress.iteration
 
     def evaluations_per_second(self, plan: RungPlan) -> float | None:

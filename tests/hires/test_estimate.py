@@ -101,10 +101,21 @@ def test_evaluations_per_iteration_scale_what_is_left():
     clock, plans, estimator = _ladder((100, 30))
     estimator.rung_started(plans[0])
     clock.now += 20.0
-    estimator.update(plans[0], _progress(10, 20))
+    estimator.update(plans[0], _progress(10, 21))
     clock.now += 20.0
-    estimator.update(plans[0], _progress(20, 40))  # 2 evaluations per iteration at 1 s each
+    estimator.update(plans[0], _progress(20, 41))  # the start's evaluation, then 2 an iteration at 1 s each
     assert estimator.seconds_left() == pytest.approx(10 * 2 * 1.0)
+
+
+def test_a_first_report_of_one_iteration_is_not_read_as_three_evaluations_an_iteration():
+    """L-BFGS evaluates its start, then about once an iteration: 3 evaluations at iteration 1 is 2 an iteration."""
+    clock, plans, estimator = _ladder((100, 30))
+    estimator.rung_started(plans[0])
+    clock.now += 3.0
+    estimator.update(plans[0], _progress(1, 3))
+    assert estimator.evaluations_per_iteration == pytest.approx(2.0)
+    estimator.update(plans[0], _progress(1, 1))
+    assert estimator.evaluations_per_iteration == pytest.approx(1.0)  # never below one an iteration
 
 
 def test_a_resumed_ladder_counts_its_finished_rungs_as_done():
