@@ -393,6 +393,8 @@ def _check_files(path: Path, jobs: Sequence[BatchJob]) -> None:
                              "weights file (vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5), or leave weights out")
         try:
             check_output_path(job.output, overwrite=True)  # existing outputs: skipped or resumed later
+            # The pixels are not known before the photograph is read: this checks the format
+            # against the options (16 bits for a JPEG); the render checks the size limits.
             check_output_options(job.output, height=64, width=64, bit_depth=job.settings.bit_depth,
                                  jpeg_quality=job.settings.jpeg_quality)
         except HiresError as exc:
@@ -531,10 +533,11 @@ def _wait_for_silent_holders(summary: BatchSummary, jobs: Sequence[BatchJob], lo
     if not waiting:
         return []
     wake = max(outcome.holder.heartbeat for _, outcome in waiting) + lock_options["stale_seconds"] + 1
+    wait = max(0.0, wake - now)
     numbers = ", ".join(str(job.number) for job, _ in waiting)
     log(f"job{'s' if len(waiting) > 1 else ''} {numbers}: the lock's holder has missed its heartbeats; "
-        f"waiting {max(0.0, wake - now):.0f} s until it is stale, then trying again")
-    time.sleep(max(0.0, wake - now))
+        f"waiting {wait:.0f} s until it is stale, then trying again")
+    time.sleep(wait)
     for _, outcome in waiting:
         outcome.status, outcome.holder, outcome.message = PENDING, None, ""
     return waiting

@@ -510,8 +510,11 @@ def _check_writable(path: Path, option: str) -> None:
 
 
 def _write_text(path: Path, text: str) -> None:
+    """Writes a report whole or not at all, as every other file hires writes."""
+    from hires.locks import write_text_atomically
+
     try:
-        path.write_text(text)
+        write_text_atomically(path, text)
     except OSError as exc:
         raise HiresError(f"cannot write {path}: {exc.strerror or exc}") from exc
 

@@ -1046,9 +1046,8 @@ def _probe_writable(target: Path, folder: Path) -> None:
         os.close(fd)
         os.unlink(name)
     except OSError as exc:
-        if exc.errno == errno.ENAMETOOLONG:
-            raise HiresError(f"cannot write {target}: its name is too long for this file system. "
-                             "Choose a shorter -o.") from exc
+        if exc.errno == errno.ENAMETOOLONG:  # a file system with short names: the temporary name
+            raise _name_too_long(target) from exc
         raise HiresError(
             f"cannot write {target}: the folder {folder} is not writable ({_reason(exc)}). "
             "Choose another -o."
@@ -1060,8 +1059,11 @@ def _refuse_too_long(target: Path) -> None:
         os.lstat(target)
     except OSError as exc:
         if exc.errno == errno.ENAMETOOLONG:
-            raise HiresError(f"cannot write {target}: its name is too long for this file system. "
-                             "Choose a shorter -o.") from exc
+            raise _name_too_long(target) from exc
+
+
+def _name_too_long(target: Path) -> HiresError:
+    return HiresError(f"cannot write {target}: its name is too long for this file system. Choose a shorter -o.")
 
 
 def _temporary_prefix(target: Path) -> str:

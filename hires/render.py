@@ -325,14 +325,19 @@ def _read_inputs(job: RenderJob) -> _Inputs:
                    [to_tensor(s) for s in transfer_styles], init, target)
 
 
+def _input_files(job: RenderJob) -> list[tuple[str, Path]]:
+    """The files the render reads, in the order the digest hashes them, each with what it is."""
+    files = [("photograph", job.content)] + [("painting", style) for style in job.styles]
+    if job.settings.init not in ("content", "noise"):
+        files.append(("--init image", Path(job.settings.init)))
+    return files
+
+
 def _refuse_output_over_input(job: RenderJob) -> None:
     """An output (or its contact sheet) that is one of the inputs would replace that picture."""
-    inputs = [("photograph", job.content)] + [("painting", style) for style in job.styles]
-    if job.settings.init not in ("content", "noise"):
-        inputs.append(("--init image", Path(job.settings.init)))
     written = [job.output] + ([contact_sheet_path(job.output)] if job.save_rungs else [])
     for target in written:
-        for name, source in inputs:
+        for name, source in _input_files(job):
             if target.resolve() == source.resolve():
                 raise HiresError(f"cannot write {target}: it is the {name} this render reads, and would "
                                  "replace it; choose another -o")
@@ -590,7 +595,7 @@ def prepare(job: RenderJob, say=lambda text: None) -> Prepared:
 def _digests(ready: Prepared) -> tuple[str, str]:
     """This render's checkpoint digest, and the one an older hires gave it (see ``digests_of``)."""
     job, backbone = ready.job, ready.backbone
-    files = [job.content, *job.styles] + ([Path(job.settings.init)] if ready.inputs.init is not None else [])
+    files = [path for _, path in _input_files(job)]
     return digests_of(files, job.settings, f"{backbone.name} {backbone.source}")
 
 
