@@ -447,6 +447,8 @@ def _wide_rgb(im: Image.Image, fp: IO[bytes], tiles: list[Any]) -> _Pixels | Non
     filter and interlace code; the two together are the exact 16-bit values. Anything we
     do not recognise keeps Pillow's 8-bit result.
     """
+    if tiles and all(_rawmode(tile.args) == "LA;16B" for tile in tiles):
+        return _wide_grey_alpha(fp)
     low_modes = [_low_byte_rawmode(tile.args) for tile in tiles]
     if not low_modes or None in low_modes:
         return None
@@ -463,9 +465,31 @@ def _wide_rgb(im: Image.Image, fp: IO[bytes], tiles: list[Any]) -> _Pixels | Non
     return _wide_pixels(wide, im.info.get("transparency"))
 
 
-def _low_byte_rawmode(args: Any) -> str | None:
+def _wide_grey_alpha(fp: IO[bytes]) -> _Pixels:
+    """Recovers a 16-bit grey+alpha PNG, which Pillow opens as 8-bit RGBA.
+
+    Its pixels are four bytes (grey high, low, alpha high, low), as many as 8-bit RGBA's, so
+    decoding again with the raw ``RGBA`` unpacker hands back every byte as it is in the file,
+    through the same zlib, filter and interlace code.
+    """
+    fp.seek(0)
+    with Image.open(fp) as twin:
+        twin.tile = [tile._replace(args=_replace_rawmode(tile.args, "RGBA")) for tile in twin.tile]
+        twin.load()
+        raw = np.asarray(twin).astype(np.uint16)
+    grey, alpha = (raw[..., 0] << 8) | raw[..., 1], (raw[..., 2] << 8) | raw[..., 3]
+    return _Pixels(colour=grey[..., np.newaxis].astype(np.float32) / 65535.0,
+                   alpha=alpha.astype(np.float32) / 65535.0)
+
+
+def _rawmode(args: Any) -> str | None:
     rawmode = args if isinstance(args, str) else (args[0] if args else None)
-    if not isinstance(rawmode, str):
+    return rawmode if isinstance(rawmode, str) else None
+
+
+def _low_byte_rawmode(args: Any) -> str | None:
+    rawmode = _rawmode(args)
+    if rawmode is None:
         return None
     native = "L" if sys.byteorder == "little" else "B"
     for base in ("RGB", "RGBA"):

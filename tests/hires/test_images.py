@@ -803,3 +803,23 @@ def test_a_long_output_name_is_written_or_refused_as_too_long(tmp_path: Path) ->
     assert fits.is_file()
     with pytest.raises(HiresError, match="name is too long"):
         check_output_path(tmp_path / ("n" * 300 + ".png"), overwrite=False)
+
+
+def test_16bit_grey_alpha_png_keeps_16_bits(tmp_path: Path) -> None:
+    """Pillow opens a 16-bit grey+alpha PNG as 8-bit RGBA; every bit of grey and alpha is kept."""
+    height, width = 16, 20
+    grey = np.random.default_rng(9).integers(0, 65536, (height, width), dtype=np.uint16)
+    alpha = np.full((height, width), 65535, np.uint16)
+    alpha[0, 0] = 0  # transparent: composited onto white
+    rows = [b"\x00" + np.stack([grey[y], alpha[y]], -1).astype(">u2").tobytes() for y in range(height)]
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 16, 4, 0, 0, 0)
+    path = tmp_path / "grey-alpha.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+                     + chunk(b"IDAT", zlib.compress(b"".join(rows))) + chunk(b"IEND", b""))
+    expected = np.repeat((grey / 65535.0)[..., np.newaxis], 3, axis=-1)
+    expected[0, 0] = 1.0
+    np.testing.assert_allclose(read_image(path), expected, atol=1e-6)
