@@ -51,3 +51,16 @@ def test_histogram_match_survives_a_flat_channel():
     style = np.zeros((8, 8, 3), np.float32)
     style[..., 0] = np.linspace(0, 1, 64).reshape(8, 8)
     assert np.all(np.isfinite(colour.match_histogram(style, _mid(1))))
+
+
+def test_histogram_match_does_not_turn_a_nearly_grey_paintings_noise_into_colour():
+    """A grey ramp with one level of noise, in 8 bits (a scanned drawing, a JPEG), given a
+    colourful photograph's colours: the noise must not be scaled up to the photograph's spread."""
+    rng = np.random.default_rng(0)
+    ramp = np.repeat(np.linspace(0, 1, 64)[None, :, None], 64, axis=0).repeat(3, axis=-1)
+    painting = (np.round(np.clip(ramp + rng.normal(0, 1 / 255, ramp.shape), 0, 1) * 255) / 255).astype(np.float32)
+    photograph = rng.uniform(0, 1, (64, 64, 3)).astype(np.float32)
+    moved = colour.match_histogram(painting, photograph)
+    noise = moved - moved.mean(axis=0, keepdims=True)  # what differs down each column of the ramp
+    assert noise.std() < 3 / 255
+    assert np.ptp(moved.mean(axis=0)[:, 0]) > 0.5  # the ramp itself is kept
