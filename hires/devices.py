@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -62,6 +62,12 @@ class DeviceSet:
     memory_bytes: int
     memory_source: str
     workers: int = 1
+    labels: tuple[str, ...] | None = None  # as --devices named them, where TensorFlow renumbered them
+
+    @property
+    def first(self) -> str:
+        """The device that holds the picture, the optimiser's state and whole-image work."""
+        return self.names[0]
 
     @property
     def budget_bytes(self) -> int:
@@ -71,7 +77,7 @@ class DeviceSet:
     @property
     def description(self) -> str:
         hosts = f" on each of {self.workers} workers" if self.workers > 1 else ""
-        return (f"devices: {', '.join(self.names)}{hosts}; {self.memory_bytes / 2**30:.1f} GiB each "
+        return (f"devices: {', '.join(self.labels or self.names)}{hosts}; {self.memory_bytes / 2**30:.1f} GiB each "
                 f"({self.memory_source}), {USABLE_FRACTION:.0%} of it planned for")
 
 
@@ -89,18 +95,85 @@ def find_devices(spec: str = "all", *, memory_gb: float | None = None) -> Device
 
     if memory_gb is not None and not 0 < memory_gb < 1e6:  # also refuses inf and nan
         raise HiresError(f"--memory-gb must be a number of GiB more than 0 (and below a million), not {memory_gb}")
-    gpus = [f"/gpu:{i}" for i in range(len(tf.config.list_logical_devices("GPU")))]
+    spec = spec.strip().lower()
+    _hide_unchosen_gpus(spec)  # before the lists below, which start TensorFlow's runtime
+    gpus = ([f"/gpu:{i}" for i in range(len(tf.config.list_physical_devices("GPU")))] if _RENUMBERED.hidden
+            else [f"/gpu:{i}" for i in range(len(tf.config.list_logical_devices("GPU")))])
     cpus = [f"/cpu:{i}" for i in range(len(tf.config.list_logical_devices("CPU")))]
-    names = _names(spec.strip().lower(), gpus, cpus)
+    names = _names(spec, gpus, cpus)
     kind = "GPU" if names[0].startswith("/gpu") else "CPU"
     if memory_gb is not None:
         memory, source = int(memory_gb * 2**30), "--memory-gb"
     elif kind == "GPU":
-        memory, source = _gpu_memory(int(names[0].split(":")[1]))
+        memory, source = _gpu_memory([_index(name) for name in names])
     else:
         memory, source = _host_memory()
         memory //= len(names)  # logical CPU devices share the host's memory
-    return DeviceSet(tuple(names), kind, memory, source, _workers())
+    tf_names = tuple(_tf_name(name) for name in names)
+    labels = tuple(names) if tf_names != tuple(names) else None
+    return DeviceSet(tf_names, kind, memory, source, _workers(), labels)
+
+
+@dataclass
+class _Renumbering:
+    """GPU index as this process first saw it -> TensorFlow's, once the GPUs not chosen are hidden."""
+
+    hidden: bool = False
+    indices: dict[int, int] = field(default_factory=dict)
+
+
+_RENUMBERED = _Renumbering()
+
+
+def _hide_unchosen_gpus(spec: str) -> None:
+    """Keeps TensorFlow off the GPUs ``--devices`` leaves out.
+
+    By default TensorFlow takes nearly all the memory of every GPU it sees, so ``--devices 1``
+    would also fill GPU 0 (on a shared machine, someone else's card). Hiding is possible only
+    before TensorFlow's runtime starts; after that (a later job of a batch, in one process) the
+    placement in ``render`` still keeps the work on the chosen devices.
+    """
+    import tensorflow as tf
+
+    chosen = _chosen_gpus(spec)
+    if chosen is None or _workers() > 1 or _RENUMBERED.hidden:
+        return
+    physical = tf.config.list_physical_devices("GPU")  # does not start the runtime
+    if not physical or any(index >= len(physical) for index in chosen):
+        return  # nothing to hide, or a GPU find_devices refuses with the list of those there are
+    try:
+        tf.config.set_visible_devices([physical[index] for index in sorted(chosen)], "GPU")
+    except RuntimeError:  # the runtime has started
+        return
+    _RENUMBERED.hidden = True
+    _RENUMBERED.indices.update({index: rank for rank, index in enumerate(sorted(chosen))})
+
+
+def _chosen_gpus(spec: str) -> list[int] | None:
+    """GPU indices ``spec`` names: [] for CPUs alone, None for every GPU or a spec ``_names`` refuses."""
+    if spec == "cpu":
+        return []
+    if spec in ("all", "gpu"):
+        return None
+    parts = [part.strip().lstrip("/") for part in spec.split(",")]
+    if all(part.startswith("cpu:") for part in parts):
+        return []
+    indices = [part.removeprefix("gpu:") for part in parts]
+    return [int(index) for index in indices] if all(index.isdigit() for index in indices) else None
+
+
+def _index(name: str) -> int:
+    return int(name.split(":")[1])
+
+
+def _tf_name(name: str) -> str:
+    """TensorFlow's name for a device as this process first numbered it."""
+    if not name.startswith("/gpu") or not _RENUMBERED.hidden:
+        return name
+    if _index(name) not in _RENUMBERED.indices:
+        raise HiresError(f"--devices: {name} was hidden from TensorFlow by an earlier render in this "
+                         "process; run each set of --devices in its own process")
+    return f"/gpu:{_RENUMBERED.indices[_index(name)]}"
 
 
 def _names(spec: str, gpus: list[str], cpus: list[str]) -> list[str]:
@@ -125,14 +198,56 @@ def _names(spec: str, gpus: list[str], cpus: list[str]) -> list[str]:
     return names
 
 
-def _gpu_memory(index: int) -> tuple[int, str]:
-    """One GPU's total memory from nvidia-smi, or a cautious assumption."""
-    try:
-        out = subprocess.run(["nvidia-smi", "--query-gpu=memory.total", "--format=csv,noheader,nounits",
-                              f"--id={index}"], capture_output=True, text=True, timeout=20, check=True)
-        return int(float(out.stdout.strip().splitlines()[0])) * 2**20, "nvidia-smi"
-    except (OSError, subprocess.SubprocessError, ValueError, IndexError):
+@dataclass(frozen=True)
+class _Card:
+    """One GPU as nvidia-smi lists it: its own index (PCI order), UUID and memory."""
+
+    index: int
+    uuid: str
+    memory_bytes: int
+
+
+def _gpu_memory(indices: list[int]) -> tuple[int, str]:
+    """The least total memory of the GPUs CUDA numbers ``indices``, from nvidia-smi.
+
+    nvidia-smi numbers cards in PCI order and ignores ``CUDA_VISIBLE_DEVICES``; CUDA numbers the
+    cards that variable lists, fastest first unless ``CUDA_DEVICE_ORDER=PCI_BUS_ID``. A card is
+    taken as the one meant only where that is certain (a UUID, PCI order, or cards all alike);
+    otherwise the smallest card this process may be using, so that the plan is never too big.
+    """
+    cards = _list_cards()
+    if not cards:
         return ASSUMED_GPU_BYTES, "assumed: nvidia-smi did not answer; give --memory-gb"
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    entries = [entry.strip() for entry in visible.split(",")] if visible else None
+    if entries and any(entry.upper().startswith("MIG-") for entry in entries):
+        return ASSUMED_GPU_BYTES, "assumed: nvidia-smi does not give a MIG slice's memory; give --memory-gb"
+    ids = [entries[i] if entries and i < len(entries) else str(i) for i in indices]
+    exact = os.environ.get("CUDA_DEVICE_ORDER") == "PCI_BUS_ID" or len({c.memory_bytes for c in cards}) == 1
+    meant = [_card_for(cards, each, by_index=exact) for each in ids]
+    if None not in meant:
+        return min(card.memory_bytes for card in meant), "nvidia-smi"
+    pool = [c for c in (_card_for(cards, e, by_index=True) for e in entries) if c] if entries else cards
+    return min(card.memory_bytes for card in pool or cards), (
+        "nvidia-smi, the smallest GPU this process may be using; set CUDA_DEVICE_ORDER=PCI_BUS_ID "
+        "for each GPU's own")
+
+
+def _card_for(cards: list[_Card], entry: str, *, by_index: bool) -> _Card | None:
+    """The card a CUDA_VISIBLE_DEVICES entry (an index or a UUID, or its start) names."""
+    if entry.isdigit():
+        return next((c for c in cards if c.index == int(entry)), None) if by_index else None
+    return next((c for c in cards if c.uuid.startswith(entry)), None) if entry else None
+
+
+def _list_cards() -> list[_Card]:
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=index,uuid,memory.total", "--format=csv,noheader,nounits"],
+                             capture_output=True, text=True, timeout=20, check=True)
+        rows = [[field.strip() for field in line.split(",")] for line in out.stdout.splitlines() if line.strip()]
+        return [_Card(int(index), uuid, int(float(memory)) * 2**20) for index, uuid, memory in rows]
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return []
 
 
 def _host_memory() -> tuple[int, str]:

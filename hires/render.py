@@ -147,8 +147,10 @@ class SilentReporter:
         pass
 
 
-def choose_backbone(settings: RenderSettings) -> tuple[Backbone, str]:
+def choose_backbone(settings: RenderSettings, *, device: str | None = None) -> tuple[Backbone, str]:
     """Loads the backbone the settings name; for "auto", VGG19 if its weights are here, else vgg16-hed.
+
+    ``device`` keeps one copy of the weights per device they are loaded on (the caller's scope places them).
 
     Returns:
         The backbone and one line saying which it is and why.
@@ -159,21 +161,21 @@ def choose_backbone(settings: RenderSettings) -> tuple[Backbone, str]:
     weights = settings.weights or os.environ.get(WEIGHTS_ENV) or None
     try:
         if settings.backbone != "auto":
-            backbone = _cached_backbone(settings.backbone, weights)
+            backbone = _cached_backbone(settings.backbone, weights, device)
             return backbone, f"backbone: {backbone.name} ({backbone.source})"
         path = find_vgg19_weights(weights)
         if path is not None:
-            return _cached_backbone("vgg19", str(path)), f"backbone: vgg19, the paper's network (weights {path})"
+            return _cached_backbone("vgg19", str(path), device), f"backbone: vgg19, the paper's network (weights {path})"
     except CoreError as exc:
         raise HiresError(str(exc)) from exc
-    backbone = _cached_backbone("vgg16-hed", None)
+    backbone = _cached_backbone("vgg16-hed", None, device)
     return backbone, (
         "backbone: vgg16-hed, because no VGG19 weights were found (pass --weights, set "
         f"{WEIGHTS_ENV}, or use --backbone vgg19 to let Keras download them)")
 
 
 @functools.lru_cache(maxsize=4)
-def _cached_backbone(name: str, weights: str | None) -> Backbone:
+def _cached_backbone(name: str, weights: str | None, device: str | None) -> Backbone:
     return load_backbone(name, weights_path=weights)
 
 
@@ -530,15 +532,16 @@ def render(job: RenderJob, reporter: Reporter | None = None, *, restart: bool = 
     checkpointer = _Checkpointer(state_folder(job.output), checkpoint, checkpoint_seconds, writes=chief,
                                  guard=job.guard)
     present = _presenter(inputs)
-    image = inputs.init if checkpoint.start_image is None else tf.constant(checkpoint.start_image)
     try:
-        for plan in plans[checkpoint.rung:]:
-            result = _render_rung(job, backbone, plan, inputs, image, present, reporter, checkpointer,
-                                  strategy)
-            results.append(result)
-            checkpointer.rung_finished(result)
-            reporter.rung_finished(result)
-            image = to_tensor(result.image)
+        with tf.device(devices.first):  # --devices 1 works on GPU 1, not on TensorFlow's default
+            image = inputs.init if checkpoint.start_image is None else tf.constant(checkpoint.start_image)
+            for plan in plans[checkpoint.rung:]:
+                result = _render_rung(job, backbone, plan, inputs, image, present, reporter, checkpointer,
+                                      strategy)
+                results.append(result)
+                checkpointer.rung_finished(result)
+                reporter.rung_finished(result)
+                image = to_tensor(result.image)
     except (KeyboardInterrupt, RenderInterrupted):
         checkpointer.flush_unless_refused()
         raise
@@ -552,7 +555,8 @@ def render(job: RenderJob, reporter: Reporter | None = None, *, restart: bool = 
                                    [_sheet_rung(result, present) for result in results])
         images.write_image(contact_sheet_path(job.output), sheet, overwrite=True)
     job.guard()
-    height_px, width_px = _write_output(job, inputs, present(results[-1].image))
+    with tf.device(devices.first):
+        height_px, width_px = _write_output(job, inputs, present(results[-1].image))
     remove_state(state_folder(job.output))
     return RenderResult(job.output, tuple(results), backbone.name, time.perf_counter() - clock,
                         width_px, height_px)
@@ -577,13 +581,15 @@ def prepare(job: RenderJob, say=lambda text: None) -> Prepared:
     Raises:
         HiresError: naming the problem and the fix.
     """
-    inputs = _read_inputs(job)
-    job = replace(job, settings=inputs.settings)
-    backbone, why = choose_backbone(job.settings)
+    # The devices first: hiding the GPUs --devices leaves out must come before TensorFlow starts.
+    devices = find_devices(job.machine.devices, memory_gb=job.machine.memory_gb)
+    with tf.device(devices.first):  # the inputs and the network's weights live where the work runs
+        inputs = _read_inputs(job)
+        job = replace(job, settings=inputs.settings)
+        backbone, why = choose_backbone(job.settings, device=devices.first)
     say(why)
     if inputs.target is not None:
         say(inputs.target.description)
-    devices = find_devices(job.machine.devices, memory_gb=job.machine.memory_gb)
     say(devices.description)
     plans = plan_ladder(job.settings, backbone, tuple(inputs.content.shape[1:3]),
                         [tuple(s.shape[1:3]) for s in inputs.styles], devices=devices,

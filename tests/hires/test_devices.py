@@ -119,6 +119,34 @@ def test_a_render_over_two_devices_matches_one_device(tmp_path):
     assert np.abs(one - two).max() * 255 <= 2
 
 
+def test_the_device_devices_names_does_the_work(tmp_path):
+    """--devices /cpu:1 evaluates on CPU:1, not on TensorFlow's default device (a fresh process:
+    logical devices must be set before TensorFlow starts)."""
+    content, style = _inputs(tmp_path)
+    script = textwrap.dedent(f"""
+        import tensorflow as tf
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+        from typer.testing import CliRunner
+        from core.objective import WholeImageObjective
+        from hires.cli import app
+        seen = set()
+        evaluate = WholeImageObjective.value_and_gradient
+        def recording(self, image):
+            total, gradient = evaluate(self, image)
+            seen.add(gradient.device.split("/")[-1])
+            return total, gradient
+        WholeImageObjective.value_and_gradient = recording
+        base = ["render", r"{content}", r"{style}", "--backbone", "tiny", "--size", "64", "--iterations", "3", "-q"]
+        result = CliRunner().invoke(app, base + ["-o", r"{tmp_path}/one.png", "--devices", "/cpu:1"])
+        assert result.exit_code == 0, result.output
+        print(sorted(seen))
+    """)
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().splitlines()[-1] == "['device:CPU:1']"
+
+
 def test_a_render_over_two_workers_matches_one_process(tmp_path):
     """TF_CONFIG with two workers on this host: the chief writes the picture of a one-process
     render; the other worker writes nothing."""
@@ -188,3 +216,83 @@ def test_a_cgroup_v1_limit_is_read_and_no_limit_is_none(tmp_path):
     _write(tmp_path / "unlimited", "4:memory:/\n")
     assert cgroup_available(root, tmp_path / "unlimited") is None
     assert cgroup_available(root, tmp_path / "missing") is None
+
+
+# ---------------------------------------------------------------------------------------------
+# GPUs, faked: which are hidden from TensorFlow, and whose memory the planner takes
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def two_gpus(monkeypatch):
+    """A machine whose TensorFlow lists two GPUs (before its runtime starts); records what is hidden."""
+    import tensorflow as tf
+
+    from hires import devices
+
+    physical = [tf.config.PhysicalDevice(f"/physical_device:GPU:{i}", "GPU") for i in range(2)]
+    hidden = []
+    real_list = tf.config.list_physical_devices
+    monkeypatch.setattr(tf.config, "list_physical_devices",
+                        lambda kind=None: physical if kind == "GPU" else real_list(kind))
+    monkeypatch.setattr(tf.config, "set_visible_devices", lambda chosen, kind=None: hidden.append((chosen, kind)))
+    monkeypatch.setattr(devices, "_RENUMBERED", devices._Renumbering())
+    monkeypatch.setattr(devices, "_list_cards", lambda: [devices._Card(0, "GPU-aaaa", 80 * GIB),
+                                                         devices._Card(1, "GPU-bbbb", 24 * GIB)])
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    monkeypatch.setenv("CUDA_DEVICE_ORDER", "PCI_BUS_ID")
+    return physical, hidden
+
+
+def test_devices_1_hides_gpu_0_and_is_gpu_0_to_tensorflow(two_gpus):
+    """TensorFlow takes the memory of every GPU it sees: --devices 1 must leave GPU 0 alone."""
+    physical, hidden = two_gpus
+    chosen = find_devices("1")
+    assert hidden == [([physical[1]], "GPU")]
+    assert chosen.names == ("/gpu:0",) and chosen.first == "/gpu:0"  # TensorFlow renumbers the one it sees
+    assert chosen.labels == ("/gpu:1",) and "devices: /gpu:1;" in chosen.description
+    assert chosen.memory_bytes == 24 * GIB  # GPU 1's own memory, not GPU 0's
+    with pytest.raises(HiresError, match="hidden from TensorFlow"):
+        find_devices("0")
+
+
+def test_devices_cpu_hides_every_gpu(two_gpus):
+    physical, hidden = two_gpus
+    assert find_devices("cpu").names == ("/cpu:0",)
+    assert hidden == [([], "GPU")]
+
+
+def test_every_gpu_stays_visible_for_all(two_gpus):
+    _, hidden = two_gpus
+    with pytest.raises(HiresError):  # the fake GPUs are not real logical devices
+        find_devices("gpu")
+    assert hidden == []
+
+
+@pytest.mark.parametrize("visible, order, expected_gib, exact", [
+    (None, "PCI_BUS_ID", 80, True),  # CUDA's 0 is nvidia-smi's 0
+    ("1", "PCI_BUS_ID", 24, True),  # CUDA_VISIBLE_DEVICES=1: TensorFlow's GPU 0 is card 1
+    ("GPU-bbbb", "", 24, True),  # a UUID names its card in any order
+    (None, "", 24, False),  # fastest first, cards unlike: the smaller, to be safe
+])
+def test_gpu_memory_is_read_from_the_card_cuda_means(monkeypatch, visible, order, expected_gib, exact):
+    from hires import devices
+
+    monkeypatch.setattr(devices, "_list_cards", lambda: [devices._Card(0, "GPU-aaaa", 80 * GIB),
+                                                         devices._Card(1, "GPU-bbbb", 24 * GIB)])
+    for name, value in (("CUDA_VISIBLE_DEVICES", visible), ("CUDA_DEVICE_ORDER", order)):
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    memory, source = devices._gpu_memory([0])
+    assert memory == expected_gib * GIB
+    assert (source == "nvidia-smi") == exact
+
+
+def test_a_mig_slice_asks_for_memory_gb(monkeypatch):
+    from hires import devices
+
+    monkeypatch.setattr(devices, "_list_cards", lambda: [devices._Card(0, "GPU-aaaa", 80 * GIB)])
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "MIG-1234")
+    assert "--memory-gb" in devices._gpu_memory([0])[1]
