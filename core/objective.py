@@ -57,6 +57,10 @@ class LossSpec:
             raise CoreError("style layers need at least one layer, and no negative weight")
         if sum(weight for _, weight in self.style_layers) <= 0:
             raise CoreError("the style layer weights must not all be 0")
+        names = [name for name, _ in self.style_layers]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:  # one Gram target per layer: a repeat would be counted twice by the tiled gradient
+            raise CoreError(f"style layer {', '.join(twice)} is listed more than once; list each layer once")
 
     @property
     def layer_names(self) -> tuple[str, ...]:

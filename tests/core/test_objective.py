@@ -73,6 +73,8 @@ def test_bad_blend_and_weights_are_refused(tiny):
         LossSpec(style_weight=-1.0)
     with pytest.raises(CoreError, match="no layer"):
         make_extractor(tiny, LossSpec(content_layer="block9_conv9"))
+    with pytest.raises(CoreError, match="block1_conv1 is listed more than once"):
+        LossSpec(style_layers=(("block1_conv1", 1.0), ("block2_conv1", 1.0), ("block1_conv1", 0.5)))
 
 
 def test_xla_compiled_objective_equals_the_plain_graph(tiny):
