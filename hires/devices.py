@@ -344,9 +344,33 @@ def _tf_config() -> dict | None:
         parsed = json.loads(config)
         if not isinstance(parsed.get("cluster"), dict):
             raise KeyError("cluster")
-        return parsed
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise HiresError(f"TF_CONFIG is not the JSON tf.distribute expects ({exc}); see the README") from exc
+    _check_task(parsed["cluster"], parsed.get("task"))
+    return parsed
+
+
+def _check_task(cluster: dict, task) -> None:
+    """Refuses a cluster or task that would leave this process rendering alone and writing nothing."""
+    def refuse(problem: str) -> HiresError:
+        return HiresError(f"TF_CONFIG: {problem}; every process needs the same cluster and its own "
+                          '"task": {"type": "worker", "index": N} with N from 0; see the README')
+
+    for kind, hosts in cluster.items():
+        if kind not in ("worker", "chief"):
+            raise refuse(f'the cluster has "{kind}" tasks, and hires uses only "worker" and "chief"')
+        if not isinstance(hosts, list) or not hosts:
+            raise refuse(f'the cluster\'s "{kind}" is not a list of host:port addresses')
+    if not isinstance(task, dict):
+        raise refuse('there is no "task" saying which of the cluster\'s processes this is')
+    kind, index = task.get("type"), task.get("index", 0)
+    if isinstance(index, str) and index.isdigit():  # a shell script's "1" means what tf.distribute reads as 1
+        index = int(index)
+    if kind not in cluster:
+        raise refuse(f'the task type is {kind!r}, and the cluster has {", ".join(map(repr, cluster))}')
+    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(cluster[kind]):
+        raise refuse(f'task index {index!r} is not one of the cluster\'s {len(cluster[kind])} "{kind}" '
+                     f"(0 to {len(cluster[kind]) - 1})")
 
 
 def _workers() -> int:

@@ -1,6 +1,7 @@
 """Devices, their memory, TF_CONFIG, and renders spread over tiles and devices from the command line."""
 
 import json
+import re
 import os
 import socket
 import subprocess
@@ -59,6 +60,20 @@ def test_tf_config_names_the_workers_and_the_chief(monkeypatch):
     monkeypatch.setenv("TF_CONFIG", "{not json")
     with pytest.raises(HiresError, match="TF_CONFIG"):
         find_devices("cpu")
+
+
+@pytest.mark.parametrize("config, problem", [
+    ({"cluster": {"worker": ["a:1", "b:1"]}, "task": {"type": "worker", "index": 2}}, "task index 2"),
+    ({"cluster": {"worker": ["a:1", "b:1"]}, "task": {"type": "chief", "index": 0}}, "task type is 'chief'"),
+    ({"cluster": {"worker": ["a:1"]}}, 'no "task"'),
+    ({"cluster": {"worker": ["a:1"], "ps": ["c:1"]}, "task": {"type": "worker"}}, '"ps" tasks'),
+    ({"cluster": {"worker": "a:1"}, "task": {"type": "worker"}}, "not a list"),
+])
+def test_a_tf_config_that_would_render_alone_and_write_nothing_is_refused(monkeypatch, config, problem):
+    """Such a process was neither a worker of the cluster nor its chief: it rendered, exited 0, wrote nothing."""
+    monkeypatch.setenv("TF_CONFIG", json.dumps(config))
+    with pytest.raises(HiresError, match=re.escape(problem)):
+        is_chief()
 
 
 def _inputs(folder: Path) -> tuple[Path, Path]:
