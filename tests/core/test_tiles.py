@@ -289,18 +289,36 @@ def test_vgg16_one_stride_less_margin_is_not_exact(hed):
     assert value > TOLERANCE and border > 10 * TOLERANCE, (value, border)
 
 
-def test_mixed_precision_tiles_agree_with_the_whole_image(tiny):
-    """In bfloat16 the tiles' convolutions round as the whole image's do, up to summation order."""
-    spec = replace(SPEC, precision="bfloat16")
-    extractor = make_extractor(tiny, spec)
-    image = _problem(tiny, 64, 96)[2]
-    targets = compute_targets(extractor, spec, tf.constant(smooth_image(64, 96, 3)),
-                              [tf.constant(smooth_image(40, 56, 4))])
+def _whole_image(extractor, spec, targets, image):
     with tf.GradientTape() as tape:
         tape.watch(image)
         total = make_loss_function(extractor, spec, targets)(image)["total"]
-    gradient = tape.gradient(total, image).numpy()
-    plan = plan_tiles(64, 96, tile_px=32, backbone=tiny, layer_names=spec.layer_names)
-    tiled_total, tiled_gradient = TiledObjective(extractor, spec, targets, plan).value_and_gradient(image)
-    assert abs(float(tiled_total) / float(total) - 1) < 1e-3
-    assert np.abs(tiled_gradient.numpy() - gradient).max() / np.abs(gradient).max() < 1e-2
+    return float(total), tape.gradient(total, image).numpy()
+
+
+def _relative_errors(found, reference):
+    (total, gradient), (reference_total, reference_gradient) = found, reference
+    return (abs(total / reference_total - 1),
+            np.abs(gradient - reference_gradient).max() / np.abs(reference_gradient).max())
+
+
+def test_mixed_precision_tiles_agree_with_the_whole_image(tiny):
+    """In bfloat16, tiling adds no more error than bfloat16 itself makes on the whole image.
+
+    The bound is bfloat16's own error, not a fixed figure: how the convolutions round depends on
+    the CPU (oneDNN on a CPU with native bfloat16 picks per-shape kernels that round differently).
+    """
+    content, style, image = (tf.constant(smooth_image(64, 96, 3)), tf.constant(smooth_image(40, 56, 4)),
+                             _problem(tiny, 64, 96)[2])
+    found = {}
+    for precision in ("float32", "bfloat16"):
+        spec = replace(SPEC, precision=precision)
+        extractor = make_extractor(tiny, spec)
+        targets = compute_targets(extractor, spec, content, [style])
+        plan = plan_tiles(64, 96, tile_px=32, backbone=tiny, layer_names=spec.layer_names)
+        tiled_total, tiled_gradient = TiledObjective(extractor, spec, targets, plan).value_and_gradient(image)
+        found[precision] = _whole_image(extractor, spec, targets, image)
+        found[precision, "tiled"] = (float(tiled_total), tiled_gradient.numpy())
+    rounding = _relative_errors(found["bfloat16"], found["float32"])
+    tiling = _relative_errors(found["bfloat16", "tiled"], found["bfloat16"])
+    assert tiling[0] <= rounding[0] and tiling[1] <= rounding[1], (tiling, rounding)
