@@ -307,6 +307,7 @@ def _read_inputs(job: RenderJob) -> _Inputs:
     images.check_output_path(job.output, overwrite=job.overwrite)
     if job.save_rungs:
         _check_contact_sheet_path(job)
+        _check_rungs_folder(job)
     limit = settings.max_input_megapixels
     content = images.read_image(job.content, max_megapixels=limit)
     styles = [images.read_image(path, max_megapixels=limit) for path in job.styles]
@@ -354,6 +355,26 @@ def _check_contact_sheet_path(job: RenderJob) -> None:
         raise HiresError(f"cannot write {sheet}, the contact sheet of {job.output}: it already exists "
                          "(from an earlier render?). Delete or move it, or pass --overwrite to replace it.")
     images.check_output_path(sheet, overwrite=job.overwrite)
+
+
+def _rung_pictures(folder: Path) -> list[Path]:
+    """The pictures hires writes in a rungs folder (``0256.png``), not whatever else a user keeps there."""
+    if not folder.is_dir():
+        return []
+    return sorted(path for path in folder.glob("*.png") if path.stem.isdigit() and len(path.stem) >= 4)
+
+
+def _check_rungs_folder(job: RenderJob) -> None:
+    folder = rungs_folder(job.output)
+    if folder.exists() and not folder.is_dir():
+        raise HiresError(f"cannot save the rung pictures in {folder}: it is a file. Move it, "
+                         "or choose another -o")
+    found = _rung_pictures(folder)
+    resuming = state_folder(job.output).is_dir()  # then the pictures are this unfinished render's own
+    if found and not job.overwrite and not resuming:
+        raise HiresError(f"cannot save the rung pictures in {folder}: it holds {len(found)} from an earlier "
+                         f"render ({found[0].name}, ...). Delete or move the folder, or pass --overwrite "
+                         "to replace them.")
 
 
 def _presenter(inputs: _Inputs):
@@ -527,6 +548,8 @@ def render(job: RenderJob, reporter: Reporter | None = None, *, restart: bool = 
     checkpoint = _open_checkpoint(job, digest, restart, reporter, chief, legacy, rungs=len(plans))
     reporter.message(f"each rung keeps the photograph's aspect ratio, sides rounded to multiples of "
                      f"{plans[0].stride} px (the backbone's total stride)")
+    if chief and job.save_rungs and checkpoint.rung == 0:
+        _clear_rung_pictures(job)
     results = _resumed_results(job, plans, checkpoint)
     reporter.ladder_started(plans, results)
     checkpointer = _Checkpointer(state_folder(job.output), checkpoint, checkpoint_seconds, writes=chief,
@@ -651,6 +674,20 @@ def _resumed_results(job: RenderJob, plans: list[RungPlan], checkpoint: Checkpoi
         history = _earlier_progress(entry, plan)
         results.append(RungResult(plan, image, history, entry["stopped"], entry["seconds"], path))
     return results
+
+
+def _clear_rung_pictures(job: RenderJob) -> None:
+    """Removes the rung pictures an earlier render left in ``out.rungs/``, before this one writes its own.
+
+    A render started afresh (``--overwrite``, ``--restart``, a ladder changed since) would otherwise
+    leave pictures of rungs it does not have beside its own. Only names hires writes (``0256.png``)
+    go; anything else a user put in the folder stays.
+    """
+    found = _rung_pictures(rungs_folder(job.output))
+    if found:
+        job.guard()  # a batch job whose lock went to another process must not touch its folder
+    for path in found:
+        path.unlink(missing_ok=True)
 
 
 def _rung_path(job: RenderJob, plan: RungPlan) -> Path:

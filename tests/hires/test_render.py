@@ -397,6 +397,24 @@ def test_an_existing_contact_sheet_is_not_replaced_without_overwrite(tmp_path, i
     assert sheet.read_bytes() == b"mine"
 
 
+def test_earlier_rung_pictures_are_refused_without_overwrite_and_cleared_with_it(tmp_path, inputs):
+    """A fresh render replaces an earlier render's rung pictures only when asked, and then all of them:
+    a ladder that changed must not leave pictures of rungs it no longer has beside its own."""
+    content, style = inputs
+    folder = tmp_path / "out.rungs"
+    folder.mkdir()
+    earlier = save_png(folder / "0048.png", smooth_image(36, 48, seed=2))
+    notes = folder / "notes.txt"
+    notes.write_text("mine")
+    job = RenderJob(content, (style,), tmp_path / "out.png", _tiny_settings(Rung(32, 2), Rung(64, 2)))
+    with pytest.raises(HiresError, match="out.rungs: it holds 1 from an earlier render .*pass --overwrite"):
+        render(job)
+    assert earlier.is_file() and not (tmp_path / "out.png").exists()
+    render(replace(job, overwrite=True))
+    assert sorted(path.name for path in folder.iterdir()) == ["0032.png", "0064.png", "notes.txt"]
+    assert notes.read_text() == "mine"
+
+
 def _recording(monkeypatch, name: str) -> list:
     """Records every objective of class ``name`` that the render makes."""
     made, original = [], getattr(render_module, name)
