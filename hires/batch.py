@@ -39,7 +39,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from hires.checkpoint import ForeignState, state_folder
 from hires.config import (RenderSettings, complete_ladder, load_config, read_toml, settings_fields,
-                          settings_from_dict)
+                          settings_from_dict, unknown_field)
 from hires.devices import MachineOptions
 from hires.errors import HiresError
 from hires.images import side_path
@@ -247,8 +247,7 @@ def load_jobs(path: str | Path) -> list[BatchJob]:
 def _check_fields(table: Mapping[str, Any], known: set[str] | frozenset[str], where: str) -> None:
     for key in table:
         if key not in known:
-            hint = "; a job's paintings are given as style" if key == "styles" else ""
-            raise HiresError(f"{where}: unknown field {key!r}{hint}; known fields are {', '.join(sorted(known))}")
+            raise unknown_field(where, key, known)
 
 
 def _job(number: int, table: dict[str, Any], defaults: dict[str, Any], folder: Path,

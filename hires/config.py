@@ -137,13 +137,34 @@ def read_toml(path: Path, what: str) -> dict[str, Any]:
         raise HiresError(f"{what} is not valid TOML: {exc}; fix the line it names") from exc
 
 
+# Options about the machine and the run rather than the picture: given once on the command line.
+RUN_OPTIONS = ("devices", "memory_gb", "tile_px", "xla", "checkpoint_minutes", "overwrite", "restart", "quiet",
+               "plan")
+
+
+def unknown_field(where: str, key: str, known) -> HiresError:
+    """The error for a field a config or job file does not have, with the likely fix."""
+    name = key.replace("-", "_")
+    if name in RUN_OPTIONS:
+        hint = (f"; --{name.replace('_', '-')} is about the machine or the run, not the picture: "
+                "give it on the command line")
+    elif name == "print":
+        hint = "; the print size is print_size"
+    elif name == "styles":
+        hint = "; a job's paintings are given as style"
+    elif name != key and name in known:
+        hint = f"; write it with underscores: {name}"
+    else:
+        hint = ""
+    return HiresError(f"{where}: unknown field {key!r}{hint}; known fields are {', '.join(sorted(known))}")
+
+
 def settings_from_dict(data: dict[str, Any], *, source: str) -> RenderSettings:
     """Builds RenderSettings from a parsed TOML table; see ``load_config``."""
     known = set(_SETTINGS_TYPES) | set(_LADDER_TYPES) | set(_SPECIAL)
     for key in data:
         if key not in known:
-            raise HiresError(
-                f"{source}: unknown field {key!r}; known fields are {', '.join(sorted(known))}")
+            raise unknown_field(source, key, known)
     settings_values = {k: _typed(data[k], t, f"{source}: {k}") for k, t in _SETTINGS_TYPES.items() if k in data}
     ladder_values = {k: _typed(data[k], t, f"{source}: {k}") for k, t in _LADDER_TYPES.items() if k in data}
     rungs = _rungs_from(data.get("rung"), source)

@@ -308,6 +308,7 @@ def test_top_level_style_and_content_are_defaults(project):
 @pytest.mark.parametrize("jobs_text, expected", [
     (FAST + _job("a.png") + _job("b.png", extra='colour = "red"'), "jobs.toml: job 2: unknown field 'colour'"),
     (FAST + _job("a.png") + _job("b.png", extra="styles = []"), "jobs.toml: job 2: unknown field 'styles'"),
+    (FAST + _job("a.png") + _job("b.png", extra="tile_px = 512"), "job 2: unknown field 'tile_px'; --tile-px is about"),
     (FAST + _job("a.png") + '[[job]]\ncontent = "photo.png"\nstyle = "painting.png"\n',
      "jobs.toml: job 2: output is missing"),
     (FAST + '[[job]]\nstyle = "painting.png"\noutput = "a.png"\n', "jobs.toml: job 1: content is missing"),
