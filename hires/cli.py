@@ -96,7 +96,14 @@ def user_errors(command: Callable | None = None, *, resumable: bool = True) -> C
     """
     if command is None:
         return functools.partial(user_errors, resumable=resumable)
-    after = "; the last checkpoint is kept; run the same command to resume" if resumable else ""
+    def after(exc: BaseException) -> str:
+        if not resumable:
+            return ""
+        if not hasattr(exc, "state_folder"):  # stopped outside a render's rungs (a batch, loading)
+            return "; run the same command to resume from the last checkpoint"
+        if exc.state_folder is None:
+            return "; it had not written a checkpoint yet, so the same command starts it afresh"
+        return f"; the checkpoint in {exc.state_folder} is kept; run the same command to resume"
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
@@ -108,9 +115,9 @@ def user_errors(command: Callable | None = None, *, resumable: bool = True) -> C
         except (HiresError, CoreError) as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from None
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             _silence_tensorflow()
-            typer.echo(f"interrupted{after}", err=True)
+            typer.echo(f"interrupted{after(exc)}", err=True)
             raise typer.Exit(130) from None
         except BaseException as exc:
             from hires.render import RenderInterrupted
@@ -118,7 +125,7 @@ def user_errors(command: Callable | None = None, *, resumable: bool = True) -> C
             if not isinstance(exc, RenderInterrupted):
                 raise
             _silence_tensorflow()
-            typer.echo(f"terminated{after}", err=True)
+            typer.echo(f"terminated{after(exc)}", err=True)
             raise typer.Exit(exc.exit_status) from None
 
     return wrapper

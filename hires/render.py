@@ -535,9 +535,20 @@ def render(job: RenderJob, reporter: Reporter | None = None, *, restart: bool = 
     Raises:
         HiresError: for unreadable inputs, an output that cannot be written, bad settings, or a
             state folder left by a render of other inputs; all are checked before the first rung.
-        RenderInterrupted, KeyboardInterrupt: after writing a checkpoint.
+        RenderInterrupted, KeyboardInterrupt: after writing a checkpoint of the work since the
+            last one; their ``state_folder`` is the folder a resume starts from, or None when the
+            render was stopped before it had written any.
     """
-    reporter = reporter or SilentReporter()
+    try:
+        return _render(job, reporter or SilentReporter(), restart, checkpoint_seconds)
+    except (KeyboardInterrupt, RenderInterrupted) as exc:
+        if is_chief():  # so that the message says whether a resume has anything to start from
+            folder = state_folder(job.output)
+            exc.state_folder = folder if folder.is_dir() else None
+        raise
+
+
+def _render(job: RenderJob, reporter: Reporter, restart: bool, checkpoint_seconds: float) -> RenderResult:
     clock = time.perf_counter()
     chief = is_chief()  # with TF_CONFIG, only the chief writes files; the others lend their devices
     job = job if chief else replace(job, save_rungs=False)

@@ -16,7 +16,7 @@ from hires import images
 from hires.config import default_settings
 from hires.errors import HiresError
 from hires.ladder import Ladder, Rung
-from hires.render import RenderJob, SilentReporter, render
+from hires.render import RenderInterrupted, RenderJob, SilentReporter, render
 from tests.conftest import noise_image, save_png, smooth_image
 
 HIRES = Path(sys.executable).parent / "hires"
@@ -271,6 +271,32 @@ def test_sigterm_and_sigint_checkpoint_and_exit(pair, tmp_path, signum, status):
     assert process.returncode == status, stderr
     assert b"resume" in stderr
     assert checkpoints.read_checkpoint(checkpoints.state_folder(output)).optimizer is not None
+
+
+class _TerminateAtStart(SilentReporter):
+    """A SIGTERM as the first rung starts, before any checkpoint could be written."""
+
+    def rung_started(self, plan) -> None:
+        raise RenderInterrupted(143)
+
+
+@pytest.mark.parametrize("reporter, kept", [(_TerminateAtStart(), False), (_StopAt(0, 1), True)])
+def test_the_interrupt_message_says_whether_a_checkpoint_was_kept(pair, tmp_path, reporter, kept):
+    """Before, a render stopped ahead of its first checkpoint said "the last checkpoint is kept"."""
+    import typer
+    from typer.testing import CliRunner
+
+    from hires.cli import user_errors
+
+    job = RenderJob(*pair[:1], pair[1:], tmp_path / "out.png", _settings())
+    app = typer.Typer()
+    app.command()(user_errors(lambda: render(job, reporter, checkpoint_seconds=3600)))
+    result = CliRunner().invoke(app, [])
+    folder = checkpoints.state_folder(job.output)
+    assert result.exit_code == (143 if not kept else 130) and folder.is_dir() == kept
+    expected = (f"the checkpoint in {folder} is kept; run the same command to resume" if kept
+                else "it had not written a checkpoint yet, so the same command starts it afresh")
+    assert expected in result.output.replace("\n", ""), result.output
 
 
 def test_overwrite_redoes_a_render_whose_settings_changed(pair, tmp_path):
