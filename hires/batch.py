@@ -377,7 +377,7 @@ def _check_files(path: Path, jobs: Sequence[BatchJob]) -> None:
     writable in their format, and no output that would replace another job's input."""
     from hires.images import check_input_file, check_output_options, check_output_path
 
-    readers: dict[Path, tuple[int, str]] = {}
+    _check_outputs_are_not_inputs(path, jobs)
     for job in jobs:
         where = f"{path}: job {job.number}"
         for name, file in _inputs_of(job):
@@ -385,7 +385,6 @@ def _check_files(path: Path, jobs: Sequence[BatchJob]) -> None:
                 check_input_file(file, max_megapixels=job.settings.max_input_megapixels)
             except HiresError as exc:
                 raise HiresError(f"{where}: {name}: {exc}") from None
-            readers.setdefault(file.resolve(), (job.number, name))
         weights = job.settings.weights
         if weights and not Path(weights).is_file():
             raise HiresError(f"{where}: weights {weights} is not a file; give the path of the VGG19 "
@@ -398,12 +397,29 @@ def _check_files(path: Path, jobs: Sequence[BatchJob]) -> None:
                                  jpeg_quality=job.settings.jpeg_quality)
         except HiresError as exc:
             raise HiresError(f"{where}: output: {exc}") from None
+
+
+def _check_outputs_are_not_inputs(path: Path, jobs: Sequence[BatchJob]) -> None:
+    """Checked before the inputs' existence, so that a job meant to read another's output (which
+    does not exist yet) hears why that cannot work, not that its input is missing."""
+    readers: dict[Path, tuple[int, str]] = {}
+    for job in jobs:
+        for name, file in _inputs_of(job):
+            readers.setdefault(file.resolve(), (job.number, name))
     for job in jobs:
         for written in (job.output, side_path(job.output, ".contact.png")):
-            if written.resolve() in readers:
-                number, name = readers[written.resolve()]
+            if written.resolve() not in readers:
+                continue
+            number, name = readers[written.resolve()]
+            if written.exists():
                 raise HiresError(f"{path}: job {job.number} would write {written}, which is job {number}'s "
                                  f"{name}; the picture would be replaced. Give job {job.number} another output")
+            what = "output" if written == job.output else "contact sheet"
+            raise HiresError(
+                f"{path}: job {number}'s {name} is job {job.number}'s {what} ({written}); jobs of one batch "
+                f"cannot feed each other (every input is checked before the first render, and a rerun would "
+                f"replace the picture job {number} read). Render job {job.number} first, copy its output, and "
+                f"give job {number} the copy")
 
 
 # ---------------------------------------------------------------------------------------------

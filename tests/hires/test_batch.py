@@ -332,6 +332,8 @@ def test_top_level_style_and_content_are_defaults(project):
     # An output that is an input would replace the picture (with --overwrite, or once resumed):
     (FAST + _job("photo.png"), "job 1 would write"),
     (FAST + _job("a.png") + _job("painting.png"), "job 2 would write"),
+    # A job meant to read another's output (not there yet) hears why, not that its input is missing:
+    (FAST + _job("out/a.png") + _job("b.png", content="out/a.png"), "job 2's content is job 1's output"),
     ('colour = 1\n' + _job("a.png"), "jobs.toml: top level: unknown field 'colour'"),
     ('size = 3\n' + _job("a.png"), "jobs.toml: top level: size must be"),
     ('output = "x.png"\n' + _job("a.png"), "jobs.toml: top level: output belongs in each [[job]]"),
