@@ -484,6 +484,7 @@ def run_batch(
         HiresError: when the summary cannot be written before the first job.
     """
     from hires.render import RenderInterrupted
+    from hires.stopping import raise_if_stopped
 
     log = log or (lambda text: None)
     summary = BatchSummary(job_file, shard, [JobOutcome(job.number, job.output_text) for job in jobs])
@@ -500,6 +501,7 @@ def run_batch(
     lock_options = {"heartbeat_seconds": heartbeat_seconds, "stale_seconds": stale_seconds}
 
     def run(job: BatchJob, outcome: JobOutcome) -> None:
+        raise_if_stopped()  # a signal whose exception was lost stops the batch before the next job
         try:
             _run_job(job, outcome, overwrite=overwrite, restart=restart, run_started=summary.started,
                      reporter_for=reporter_for, log=log, checkpoint_seconds=checkpoint_seconds,
@@ -556,6 +558,34 @@ def _wait_for_silent_holders(summary: BatchSummary, jobs: Sequence[BatchJob], lo
     for _, outcome in waiting:
         outcome.status, outcome.holder, outcome.message = PENDING, None, ""
     return waiting
+
+
+def check_plans(jobs: Sequence[BatchJob], *, job_file: Path, overwrite: bool, machine: MachineOptions,
+                log: Callable[[str], None] = lambda text: None) -> None:
+    """Plans every job that would render, as its render will, before the first one starts.
+
+    The job file's check reads only headers; this reads each picture and plans its ladder on this
+    machine, so that what a render refuses at its start (a rung that cannot fit the memory even
+    in tiles, a layer the backbone lacks, a print too large for its format, rung pictures of an
+    earlier render) stops the batch now, not hours into the night.
+
+    Raises:
+        HiresError: naming the job file, the job and the problem.
+    """
+    from core.errors import CoreError
+    from hires.render import RenderJob, prepare
+
+    now = time.time()
+    waiting = [job for job in jobs if _skip_reason(job.output, overwrite, now) is None]
+    if waiting:
+        log(f"planning {len(waiting)} job{'s' if len(waiting) != 1 else ''} on this machine before the first render")
+    for job in waiting:
+        unfinished = state_folder(job.output).is_dir() and job.output.exists()
+        try:
+            prepare(RenderJob(job.content, job.styles, job.output, job.settings,
+                              overwrite=overwrite or unfinished, machine=machine))
+        except (HiresError, CoreError) as exc:
+            raise HiresError(f"{job_file}: job {job.number}: {exc}") from None
 
 
 def _run_job(job: BatchJob, outcome: JobOutcome, **options: Any) -> None:

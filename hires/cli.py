@@ -260,27 +260,18 @@ def _expand(path: Path | None) -> Path | None:
     return None if path is None else path.expanduser()
 
 
-def _raise_terminated(signum, frame) -> None:
-    from hires.render import RenderInterrupted
-
-    raise RenderInterrupted(128 + signum)
-
-
 def _run(job, quiet: bool, *, restart: bool = False, checkpoint_minutes: float = 5.0) -> None:
-    import signal
-
-    from hires.render import render as render_job
-
     from hires.devices import start_workers
+    from hires.render import render as render_job
+    from hires.stopping import stop_on_signals
 
     start_workers()  # with TF_CONFIG: before TensorFlow starts, as its collectives require
     reporter = _reporter(quiet)
     # SIGTERM (a scheduler's pre-emption, `kill`) checkpoints and exits 143, as Ctrl-C exits 130.
-    previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
-        result = render_job(job, reporter, restart=restart, checkpoint_seconds=60.0 * checkpoint_minutes)
+        with stop_on_signals():
+            result = render_job(job, reporter, restart=restart, checkpoint_seconds=60.0 * checkpoint_minutes)
     finally:
-        signal.signal(signal.SIGTERM, previous)
         if hasattr(reporter, "close"):
             reporter.close()
     if not result.width_px:  # a non-chief worker of TF_CONFIG: the chief writes the files
@@ -361,7 +352,7 @@ def demo_settings():
 @app.command()
 @user_errors
 def batch(
-    job_file: Annotated[Path, typer.Argument(help="A TOML job file: a job table per picture (content, style, output, any render option).", show_default=False)],
+    job_file: Annotated[Path, typer.Argument(help="A TOML job file: a job table per picture (content, style, output, any picture setting).", show_default=False)],
     shard: Annotated[Optional[str], typer.Option(help="Run only shard I of N (from 1), e.g. 2/4: the jobs k (from 0) with k mod N = I-1. Default: the Slurm array task's (SLURM_ARRAY_TASK_ID of SLURM_ARRAY_TASK_COUNT), else every job.")] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Render again the jobs whose output exists.")] = False,
     restart: Annotated[bool, typer.Option("--restart", help="Start unfinished jobs over instead of continuing from their saved state.")] = False,
@@ -378,11 +369,9 @@ def batch(
     Exit status 0 when no job failed, 1 when one did, 2 when the job file is wrong (then
     nothing is rendered).
     """
-    import signal
-    import threading
-
     from hires import batch as batch_module
     from hires.devices import MachineOptions
+    from hires.stopping import stop_on_signals
 
     if not checkpoint_minutes > 0:
         raise HiresError(f"--checkpoint-minutes must be more than 0, not {checkpoint_minutes}")
@@ -392,20 +381,17 @@ def batch(
     summary_file = summary if summary is not None else batch_module.summary_path(job_file, chosen)
     typer.echo(f"{job_file}: {len(jobs)} job{'s' if len(jobs) != 1 else ''}"
                f"{f' in shard {chosen}' if chosen else ''}", err=True)
+    machine = MachineOptions(devices=devices, memory_gb=memory_gb, tile_px=tile_px, xla=xla)
+    batch_module.check_plans(jobs, job_file=job_file, overwrite=overwrite, machine=machine,
+                             log=lambda text: typer.echo(text, err=True))
 
     # SIGTERM (Slurm's scancel, time limit, pre-emption) checkpoints the job that is rendering,
     # releases its lock and writes the summary, as Ctrl-C does.
-    in_main = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _raise_terminated) if in_main else None
-    try:
+    with stop_on_signals():
         result = batch_module.run_batch(
             jobs, job_file=job_file, shard=chosen, summary_file=summary_file, overwrite=overwrite,
             restart=restart, reporter_for=lambda: _reporter(quiet), log=lambda text: typer.echo(text, err=True),
-            checkpoint_seconds=60.0 * checkpoint_minutes,
-            machine=MachineOptions(devices=devices, memory_gb=memory_gb, tile_px=tile_px, xla=xla))
-    finally:
-        if in_main and previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+            checkpoint_seconds=60.0 * checkpoint_minutes, machine=machine)
     _print_batch_summary(result, summary_file)
     if result.interruption is not None:
         raise result.interruption  # user_errors: a line on stderr, exit status 130 or 143

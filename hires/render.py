@@ -34,6 +34,7 @@ from hires.devices import DeviceSet, MachineOptions, find_devices, is_chief, mak
 from hires.errors import HiresError
 from hires.ladder import Rung, rung_shape
 from hires.printsize import PrintTarget
+from hires.stopping import RenderInterrupted, raise_if_stopped
 from hires.tiling import MemoryPlan, plan_memory
 
 WEIGHTS_ENV = "HIRES_VGG19_WEIGHTS"
@@ -389,17 +390,6 @@ def _presenter(inputs: _Inputs):
     return join
 
 
-class RenderInterrupted(BaseException):
-    """Raised (from a signal handler) to stop a render; it checkpoints, then exits with ``exit_status``.
-
-    A BaseException, like KeyboardInterrupt, so that no ``except Exception`` swallows it.
-    """
-
-    def __init__(self, exit_status: int) -> None:
-        super().__init__(f"interrupted (exit status {exit_status})")
-        self.exit_status = exit_status
-
-
 class _Checkpointer:
     """Writes checkpoints: at the end of every rung, every ``seconds`` within one, and on interruption."""
 
@@ -570,6 +560,7 @@ def _render(job: RenderJob, reporter: Reporter, restart: bool, checkpoint_second
         with tf.device(devices.first):  # --devices 1 works on GPU 1, not on TensorFlow's default
             image = inputs.init if checkpoint.start_image is None else tf.constant(checkpoint.start_image)
             for plan in plans[checkpoint.rung:]:
+                raise_if_stopped()
                 result = _render_rung(job, backbone, plan, inputs, image, present, reporter, checkpointer,
                                       strategy)
                 results.append(result)
@@ -589,6 +580,7 @@ def _render(job: RenderJob, reporter: Reporter, restart: bool, checkpoint_second
                                    [_sheet_rung(result, present) for result in results])
         images.write_image(contact_sheet_path(job.output), sheet, overwrite=True)
     job.guard()
+    raise_if_stopped()  # a signal lost in the last rung: the checkpoint of its end is kept
     with tf.device(devices.first):
         height_px, width_px = _write_output(job, inputs, present(results[-1].image))
     remove_state(state_folder(job.output))
@@ -758,6 +750,7 @@ def _render_rung(job: RenderJob, backbone: Backbone, plan: RungPlan, inputs: _In
     state = state_from_arrays(saved) if saved is not None else None
 
     def on_chunk(progress: Progress) -> None:
+        raise_if_stopped()
         job.guard()
         checkpointer.chunk(progress)
         reporter.chunk(plan, progress)

@@ -107,11 +107,31 @@ def test_the_smallest_job_file_renders_with_paths_relative_to_it(project, elsewh
     assert not list(elsewhere.iterdir())  # nothing written in the working folder
 
 
-def test_a_failing_job_is_reported_and_the_rest_go_on_then_a_rerun_skips_the_done(project, elsewhere):
-    """A photograph damaged past its header passes the check of the job file and fails its job."""
-    jobs = project / "jobs.toml"
+def test_a_damaged_photograph_is_found_before_the_first_render(project, elsewhere):
+    """Damaged past its header: the job file's check passes it, the planning of every job does not."""
     whole = (project / "photo.png").read_bytes()
     (project / "damaged.png").write_bytes(whole[: len(whole) // 2])
+    jobs = project / "jobs.toml"
+    jobs.write_text(FAST + _job("out/fine.png") + _job("out/missing.png", content="damaged.png"))
+    result = _batch(jobs)
+    assert result.exit_code == 2, result.output
+    assert "job 2: cannot read" in _one_error_line(result) and "damaged.png" in _one_error_line(result)
+    assert not (project / "out").exists()
+
+
+def test_a_failing_job_is_reported_and_the_rest_go_on_then_a_rerun_skips_the_done(project, elsewhere,
+                                                                                monkeypatch):
+    """A photograph damaged after the batch's checks (replaced on a shared disk) fails its job alone."""
+    jobs = project / "jobs.toml"
+    whole = (project / "photo.png").read_bytes()
+    (project / "damaged.png").write_bytes(whole)
+    checked = batch.check_plans
+
+    def check_then_damage(*args, **kwargs):
+        checked(*args, **kwargs)
+        (project / "damaged.png").write_bytes(whole[: len(whole) // 2])
+
+    monkeypatch.setattr(batch, "check_plans", check_then_damage)
     jobs.write_text(FAST + _job("out/missing.png", content="damaged.png") + _job("out/fine.png"))
     first = _batch(jobs)
     assert first.exit_code == 1, first.output
@@ -122,6 +142,7 @@ def test_a_failing_job_is_reported_and_the_rest_go_on_then_a_rerun_skips_the_don
     assert (project / "out" / "fine.png").is_file() and not (project / "out" / "missing.png").exists()
     rendered = (project / "out" / "fine.png").read_bytes()
 
+    (project / "damaged.png").write_bytes(whole)  # sound again for the check, damaged after it
     second = _batch(jobs)
     assert second.exit_code == 1
     summary = _summary(project / "jobs.summary.json")
@@ -334,6 +355,9 @@ def test_top_level_style_and_content_are_defaults(project):
     (FAST + _job("a.png") + _job("painting.png"), "job 2 would write"),
     # A job meant to read another's output (not there yet) hears why, not that its input is missing:
     (FAST + _job("out/a.png") + _job("b.png", content="out/a.png"), "job 2's content is job 1's output"),
+    # Found by planning each job as its render will, before the first render:
+    (FAST + _job("a.png") + _job("b.png", extra='content_layer = "block9_conv9"'), "jobs.toml: job 2: "),
+    (FAST + _job("a.png") + _job("b.tif", extra='print_size = "300x300cm"\ndpi = 600'), "jobs.toml: job 2: "),
     ('colour = 1\n' + _job("a.png"), "jobs.toml: top level: unknown field 'colour'"),
     ('size = 3\n' + _job("a.png"), "jobs.toml: top level: size must be"),
     ('output = "x.png"\n' + _job("a.png"), "jobs.toml: top level: output belongs in each [[job]]"),
