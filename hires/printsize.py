@@ -54,10 +54,12 @@ def fit_print(text: str, dpi: float, content_height: int, content_width: int) ->
     Raises:
         HiresError: for a bad size or dpi, or a result beyond MAX_PRINT_PX.
     """
-    if not (dpi > 0 and dpi <= 10_000):
+    if not 1 <= dpi <= 10_000:
         raise HiresError(f"dpi must be between 1 and 10000, not {dpi}; 300 is usual for prints")
     width_in, height_in = parse_print_size(text)
-    turned = (content_width > content_height) != (width_in > height_in) and width_in != height_in
+    # A square photograph or box fits the same either way round: nothing to turn or to say.
+    turned = (content_width > content_height) != (width_in > height_in) and width_in != height_in \
+        and content_width != content_height
     if turned:
         width_in, height_in = height_in, width_in
     box_w, box_h = width_in * dpi, height_in * dpi
@@ -66,8 +68,10 @@ def fit_print(text: str, dpi: float, content_height: int, content_width: int) ->
     if max(width_px, height_px) > MAX_PRINT_PX:
         raise HiresError(f"a {text} print at {dpi:g} dpi needs {width_px}x{height_px} px, beyond "
                          f"{MAX_PRINT_PX} px on a side; lower --dpi")
+    unit = _PATTERN.match(text).group(3).lower()  # the sizes are echoed in the unit the user wrote
+    per_inch = _UNITS_PER_INCH[unit]
     description = (
-        f"print {width_in:g}x{height_in:g} in at {dpi:g} dpi: {width_px}x{height_px} px "
-        f"({width_px / dpi:.2f}x{height_px / dpi:.2f} in), the photograph fitted inside"
+        f"print {width_in * per_inch:g}x{height_in * per_inch:g} {unit} at {dpi:g} dpi: {width_px}x{height_px} px "
+        f"({width_px / dpi * per_inch:.2f}x{height_px / dpi * per_inch:.2f} {unit}), the photograph fitted inside"
         + (" (the box turned to the photograph's orientation)" if turned else ""))
     return PrintTarget(height_px, width_px, dpi, description)

@@ -41,8 +41,21 @@ def test_the_photo_fits_inside_on_both_sides():
     assert (target.width_px, target.height_px) == (7200, 7200)
 
 
+def test_a_square_photo_turns_nothing():
+    target = fit_print("36x24in", 300, 1000, 1000)
+    assert (target.width_px, target.height_px) == (7200, 7200) and "turned" not in target.description
+
+
+def test_the_sizes_are_echoed_in_the_unit_written():
+    target = fit_print("50x70cm", 254, 768, 1024)  # 254 dpi: 100 px per cm
+    assert (target.width_px, target.height_px) == (6667, 5000)
+    assert "print 70x50 cm at 254 dpi: 6667x5000 px (66.67x50.00 cm)" in target.description
+
+
 def test_absurd_prints_are_refused():
     with pytest.raises(HiresError, match="dpi"):
         fit_print("24x36in", 0, 100, 100)
+    with pytest.raises(HiresError, match="between 1 and 10000, not 0.5"):
+        fit_print("24x36in", 0.5, 100, 100)
     with pytest.raises(HiresError, match="lower --dpi"):
         fit_print("1000x1000in", 1000, 100, 100)
