@@ -414,6 +414,9 @@ def _check_outputs_are_not_inputs(path: Path, jobs: Sequence[BatchJob]) -> None:
             if written.exists():
                 raise HiresError(f"{path}: job {job.number} would write {written}, which is job {number}'s "
                                  f"{name}; the picture would be replaced. Give job {job.number} another output")
+            if number == job.number:
+                raise HiresError(f"{path}: job {job.number}'s {name} is its own output ({written}); the render "
+                                 f"would replace the picture it reads. Give job {job.number} another output")
             what = "output" if written == job.output else "contact sheet"
             raise HiresError(
                 f"{path}: job {number}'s {name} is job {job.number}'s {what} ({written}); jobs of one batch "
@@ -580,11 +583,16 @@ def check_plans(jobs: Sequence[BatchJob], *, job_file: Path, overwrite: bool, ma
     if waiting:
         log(f"planning {len(waiting)} job{'s' if len(waiting) != 1 else ''} on this machine before the first render")
     for job in waiting:
+        # Another process may be rendering the job, or have finished it since: not ours to judge.
+        if lock_path(job.output).exists() or _skip_reason(job.output, overwrite, now) is not None:
+            continue
         unfinished = state_folder(job.output).is_dir() and job.output.exists()
         try:
             prepare(RenderJob(job.content, job.styles, job.output, job.settings,
-                              overwrite=overwrite or unfinished, machine=machine))
+                              overwrite=overwrite or unfinished, machine=machine, replace_rungs=True))
         except (HiresError, CoreError) as exc:
+            if lock_path(job.output).exists() or _skip_reason(job.output, overwrite, now) is not None:
+                continue  # taken or finished by another process while this one planned it
             raise HiresError(f"{job_file}: job {job.number}: {exc}") from None
 
 
@@ -622,7 +630,8 @@ def _attempt_job(job: BatchJob, outcome: JobOutcome, clock: float, *, overwrite:
                 return finish(SKIPPED, reason)
             unfinished = state_folder(job.output).is_dir() and job.output.exists()
             render_job = RenderJob(job.content, job.styles, job.output, job.settings,
-                                   overwrite=overwrite or unfinished, machine=machine, guard=lock.check)
+                                   overwrite=overwrite or unfinished, machine=machine, guard=lock.check,
+                                   replace_rungs=True)
             reporter = reporter_for() if reporter_for is not None else SilentReporter()
             try:
                 result = render(render_job, reporter, restart=restart, checkpoint_seconds=checkpoint_seconds)

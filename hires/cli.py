@@ -382,12 +382,12 @@ def batch(
     typer.echo(f"{job_file}: {len(jobs)} job{'s' if len(jobs) != 1 else ''}"
                f"{f' in shard {chosen}' if chosen else ''}", err=True)
     machine = MachineOptions(devices=devices, memory_gb=memory_gb, tile_px=tile_px, xla=xla)
-    batch_module.check_plans(jobs, job_file=job_file, overwrite=overwrite, machine=machine,
-                             log=lambda text: typer.echo(text, err=True))
 
     # SIGTERM (Slurm's scancel, time limit, pre-emption) checkpoints the job that is rendering,
     # releases its lock and writes the summary, as Ctrl-C does.
     with stop_on_signals():
+        batch_module.check_plans(jobs, job_file=job_file, overwrite=overwrite, machine=machine,
+                                 log=lambda text: typer.echo(text, err=True))
         result = batch_module.run_batch(
             jobs, job_file=job_file, shard=chosen, summary_file=summary_file, overwrite=overwrite,
             restart=restart, reporter_for=lambda: _reporter(quiet), log=lambda text: typer.echo(text, err=True),

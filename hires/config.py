@@ -138,8 +138,7 @@ def read_toml(path: Path, what: str) -> dict[str, Any]:
 
 
 # Options about the machine and the run rather than the picture: given once on the command line.
-RUN_OPTIONS = ("devices", "memory_gb", "tile_px", "xla", "checkpoint_minutes", "overwrite", "restart", "quiet",
-               "plan")
+RUN_OPTIONS = ("devices", "memory_gb", "tile_px", "xla", "checkpoint_minutes", "overwrite", "restart", "quiet")
 
 
 def unknown_field(where: str, key: str, known) -> HiresError:
@@ -150,7 +149,7 @@ def unknown_field(where: str, key: str, known) -> HiresError:
                 "give it on the command line")
     elif name == "print":
         hint = "; the print size is print_size"
-    elif name == "styles":
+    elif name == "styles" and "style" in known:
         hint = "; a job's paintings are given as style"
     elif name != key and name in known:
         hint = f"; write it with underscores: {name}"

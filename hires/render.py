@@ -60,6 +60,9 @@ class RenderJob:
             contact sheet, the output) and after every chunk; raising stops the render with
             nothing more written. A batch passes its lock's check, so that a process that lost
             its job to another writes nothing over that process's work.
+        replace_rungs: a fresh render replaces an earlier render's rung pictures without being
+            asked. A batch sets it: its jobs' pictures are its own (a crash can leave them
+            without a state folder), and refusing would stop the whole night's batch.
     """
 
     content: Path
@@ -70,6 +73,7 @@ class RenderJob:
     save_rungs: bool = True
     machine: MachineOptions = MachineOptions()
     guard: Callable[[], None] = lambda: None
+    replace_rungs: bool = False
 
 
 @dataclass(frozen=True)
@@ -372,7 +376,7 @@ def _check_rungs_folder(job: RenderJob) -> None:
                          "or choose another -o")
     found = _rung_pictures(folder)
     resuming = state_folder(job.output).is_dir()  # then the pictures are this unfinished render's own
-    if found and not job.overwrite and not resuming:
+    if found and not (job.overwrite or job.replace_rungs or resuming):
         raise HiresError(f"cannot save the rung pictures in {folder}: it holds {len(found)} from an earlier "
                          f"render ({found[0].name}, ...). Delete or move the folder, or pass --overwrite "
                          "to replace them.")

@@ -119,6 +119,27 @@ def test_a_damaged_photograph_is_found_before_the_first_render(project, elsewher
     assert not (project / "out").exists()
 
 
+def test_rung_pictures_left_without_a_state_folder_do_not_stop_the_batch(project, elsewhere):
+    """A process killed between a rung's picture and its checkpoint leaves pictures and no state
+    folder; every resubmission of the batch must still render the job, not exit 2."""
+    (project / "out" / "a.rungs").mkdir(parents=True)
+    save_png(project / "out" / "a.rungs" / "0032.png", smooth_image(24, 32, seed=3))
+    jobs = project / "jobs.toml"
+    jobs.write_text(FAST + _job("out/a.png") + _job("out/b.png", content="photo.png", extra="seed = 2"))
+    result = _batch(jobs)
+    assert result.exit_code == 0, result.output
+    assert (project / "out" / "a.png").is_file() and (project / "out" / "b.png").is_file()
+    assert sorted(p.name for p in (project / "out" / "a.rungs").iterdir()) == ["0064.png"]
+
+
+def test_a_job_reading_its_own_output_is_told_so(project, elsewhere):
+    jobs = project / "jobs.toml"
+    jobs.write_text(FAST + _job("o/x.png", style='"o/x.contact.png"'))
+    result = _batch(jobs)
+    assert result.exit_code == 2
+    assert "job 1's style is its own output" in _one_error_line(result)
+
+
 def test_a_failing_job_is_reported_and_the_rest_go_on_then_a_rerun_skips_the_done(project, elsewhere,
                                                                                 monkeypatch):
     """A photograph damaged after the batch's checks (replaced on a shared disk) fails its job alone."""
