@@ -96,14 +96,16 @@ def user_errors(command: Callable | None = None, *, resumable: bool = True) -> C
     """
     if command is None:
         return functools.partial(user_errors, resumable=resumable)
-    def after(exc: BaseException) -> str:
+    def after(exc: BaseException, restart: bool) -> str:
         if not resumable:
             return ""
+        # --restart would throw the checkpoint away again: the command that resumes leaves it out.
+        same = "the same command without --restart" if restart else "the same command"
         if not hasattr(exc, "state_folder"):  # stopped outside a render's rungs (a batch, loading)
-            return "; run the same command to resume from the last checkpoint"
+            return f"; run {same} to resume from the last checkpoint"
         if exc.state_folder is None:
-            return "; it had not written a checkpoint yet, so the same command starts it afresh"
-        return f"; the checkpoint in {exc.state_folder} is kept; run the same command to resume"
+            return f"; it had not written a checkpoint yet, so {same} starts it afresh"
+        return f"; the checkpoint in {exc.state_folder} is kept; run {same} to resume"
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
@@ -117,7 +119,7 @@ def user_errors(command: Callable | None = None, *, resumable: bool = True) -> C
             raise typer.Exit(2) from None
         except KeyboardInterrupt as exc:
             _silence_tensorflow()
-            typer.echo(f"interrupted{after(exc)}", err=True)
+            typer.echo(f"interrupted{after(exc, bool(kwargs.get('restart')))}", err=True)
             raise typer.Exit(130) from None
         except BaseException as exc:
             from hires.render import RenderInterrupted
@@ -125,7 +127,7 @@ def user_errors(command: Callable | None = None, *, resumable: bool = True) -> C
             if not isinstance(exc, RenderInterrupted):
                 raise
             _silence_tensorflow()
-            typer.echo(f"terminated{after(exc)}", err=True)
+            typer.echo(f"terminated{after(exc, bool(kwargs.get('restart')))}", err=True)
             raise typer.Exit(exc.exit_status) from None
 
     return wrapper

@@ -428,3 +428,22 @@ def test_a_checkpoint_with_every_rung_finished_is_not_called_a_rung_past_the_las
     done = checkpoints.Checkpoint("digest", rung=2)
     assert "rung 3" not in _resume_point(done, 2) and "every rung finished" in _resume_point(done, 2)
     assert _resume_point(checkpoints.Checkpoint("digest", rung=1), 2) == "at rung 2"
+
+
+def test_after_an_interrupted_restart_the_message_says_to_leave_restart_out(pair, tmp_path):
+    """The same command would carry --restart, which throws the kept checkpoint away again."""
+    import typer
+    from typer.testing import CliRunner
+
+    from hires.cli import user_errors
+
+    job = RenderJob(*pair[:1], pair[1:], tmp_path / "out.png", _settings())
+
+    def command(restart: bool = typer.Option(False, "--restart")) -> None:
+        render(job, _StopAt(0, 1), restart=restart, checkpoint_seconds=3600)
+
+    app = typer.Typer()
+    app.command()(user_errors(command))
+    result = CliRunner().invoke(app, ["--restart"])
+    assert result.exit_code == 130
+    assert "run the same command without --restart to resume" in result.output.replace("\n", ""), result.output
