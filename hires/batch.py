@@ -576,24 +576,35 @@ def check_plans(jobs: Sequence[BatchJob], *, job_file: Path, overwrite: bool, ma
         HiresError: naming the job file, the job and the problem.
     """
     from core.errors import CoreError
-    from hires.render import RenderJob, prepare
+    from hires.render import prepare
 
     now = time.time()
+
+    def left_to_others(job: BatchJob) -> bool:
+        """Another process renders the job, or has finished it since: not this one's to judge."""
+        return lock_path(job.output).exists() or _skip_reason(job.output, overwrite, now) is not None
+
     waiting = [job for job in jobs if _skip_reason(job.output, overwrite, now) is None]
     if waiting:
         log(f"planning {len(waiting)} job{'s' if len(waiting) != 1 else ''} on this machine before the first render")
     for job in waiting:
-        # Another process may be rendering the job, or have finished it since: not ours to judge.
-        if lock_path(job.output).exists() or _skip_reason(job.output, overwrite, now) is not None:
+        if left_to_others(job):
             continue
-        unfinished = state_folder(job.output).is_dir() and job.output.exists()
         try:
-            prepare(RenderJob(job.content, job.styles, job.output, job.settings,
-                              overwrite=overwrite or unfinished, machine=machine, replace_rungs=True))
+            prepare(_render_job(job, overwrite=overwrite, machine=machine))
         except (HiresError, CoreError) as exc:
-            if lock_path(job.output).exists() or _skip_reason(job.output, overwrite, now) is not None:
-                continue  # taken or finished by another process while this one planned it
+            if left_to_others(job):  # taken or finished while this process planned it
+                continue
             raise HiresError(f"{job_file}: job {job.number}: {exc}") from None
+
+
+def _render_job(job: BatchJob, *, overwrite: bool, machine: MachineOptions, guard=lambda: None):
+    """The RenderJob of a batch job: the same for its planning and its render."""
+    from hires.render import RenderJob
+
+    unfinished = state_folder(job.output).is_dir() and job.output.exists()
+    return RenderJob(job.content, job.styles, job.output, job.settings, overwrite=overwrite or unfinished,
+                     machine=machine, guard=guard, replace_rungs=True)
 
 
 def _run_job(job: BatchJob, outcome: JobOutcome, **options: Any) -> None:
@@ -608,7 +619,7 @@ def _attempt_job(job: BatchJob, outcome: JobOutcome, clock: float, *, overwrite:
                  run_started: float, reporter_for: Callable[[], Any] | None, log: Callable[[str], None],
                  lock_options: dict[str, float], checkpoint_seconds: float, machine: MachineOptions) -> None:
     from core.errors import CoreError
-    from hires.render import RenderJob, SilentReporter, render
+    from hires.render import SilentReporter, render
 
     outcome.status = "running"
 
@@ -628,10 +639,7 @@ def _attempt_job(job: BatchJob, outcome: JobOutcome, clock: float, *, overwrite:
             reason = _skip_reason(job.output, overwrite, run_started)  # again: it may have finished meanwhile
             if reason:
                 return finish(SKIPPED, reason)
-            unfinished = state_folder(job.output).is_dir() and job.output.exists()
-            render_job = RenderJob(job.content, job.styles, job.output, job.settings,
-                                   overwrite=overwrite or unfinished, machine=machine, guard=lock.check,
-                                   replace_rungs=True)
+            render_job = _render_job(job, overwrite=overwrite, machine=machine, guard=lock.check)
             reporter = reporter_for() if reporter_for is not None else SilentReporter()
             try:
                 result = render(render_job, reporter, restart=restart, checkpoint_seconds=checkpoint_seconds)

@@ -21,6 +21,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import typer
 
 from hires.errors import HiresError
+from hires.stopping import silence_tensorflow
 
 app = typer.Typer(
     help="Render photographs in the style of paintings at print sizes (Gatys et al. 2016, coarse to fine).",
@@ -118,7 +119,7 @@ def user_errors(command: Callable | None = None, *, resumable: bool = True) -> C
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt as exc:
-            _silence_tensorflow()
+            silence_tensorflow()
             typer.echo(f"interrupted{after(exc, bool(kwargs.get('restart')))}", err=True)
             raise typer.Exit(130) from None
         except BaseException as exc:
@@ -126,18 +127,11 @@ def user_errors(command: Callable | None = None, *, resumable: bool = True) -> C
 
             if not isinstance(exc, RenderInterrupted):
                 raise
-            _silence_tensorflow()
+            silence_tensorflow()
             typer.echo(f"terminated{after(exc, bool(kwargs.get('restart')))}", err=True)
             raise typer.Exit(exc.exit_status) from None
 
     return wrapper
-
-
-def _silence_tensorflow() -> None:
-    """After an interrupt, TensorFlow may log "Object was never used" for the graph it left: not the user's concern."""
-    import logging
-
-    logging.getLogger("tensorflow").setLevel(logging.CRITICAL)
 
 
 def _reporter(quiet: bool):

@@ -36,11 +36,15 @@ def _exception(signum: int) -> BaseException:
     return KeyboardInterrupt() if signum == signal.SIGINT else RenderInterrupted(128 + signum)
 
 
+def silence_tensorflow() -> None:
+    """After an interrupt, TensorFlow logs "Object was never used" for the graph it left half
+    traced: not the user's concern, and it would bury the one line that says what happened."""
+    logging.getLogger("tensorflow").setLevel(logging.CRITICAL)
+
+
 def _handle(signum: int, frame) -> None:
     _received.append(signum)
-    # TensorFlow logs "Object was never used" for the graph an interrupt leaves half traced:
-    # not the user's concern, and it would bury the one line that says what happened.
-    logging.getLogger("tensorflow").setLevel(logging.CRITICAL)
+    silence_tensorflow()
     raise _exception(signum)
 
 
