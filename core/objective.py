@@ -175,8 +175,12 @@ class Objective(Protocol):
 
     traces: int
 
-    def value_and_gradient(self, image: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        """``image (1, H, W, 3) -> (total, d total / d image (1, H, W, 3))``."""
+    def value_and_gradient(self, image: tf.Tensor, *, scale: tf.Tensor | float = 1.0) -> tuple[tf.Tensor, tf.Tensor]:
+        """``image (1, H, W, 3) -> (total, d total / d image (1, H, W, 3))``, both times ``scale``.
+
+        The optimisers minimise a scaled objective; scaling here lets a tiled objective scale
+        its gradient in place, instead of the caller making an image-sized copy to scale.
+        """
 
     def terms(self, image: tf.Tensor) -> LossTerms:
         """``image (1, H, W, 3) -> {term: scalar}``, as ``make_loss_function``'s."""
@@ -239,10 +243,12 @@ class WholeImageObjective:
             terms = self.loss_function(image)
         return terms["total"], tape.gradient(terms["total"], image), terms
 
-    def value_and_gradient(self, image: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    def value_and_gradient(self, image: tf.Tensor, *, scale: tf.Tensor | float = 1.0) -> tuple[tf.Tensor, tf.Tensor]:
         total, gradient, terms = self._value_and_gradient(image)
         self._last.keep(image, terms)
-        return total, gradient
+        if isinstance(scale, float) and scale == 1.0:
+            return total, gradient
+        return total * scale, gradient * scale
 
     def terms(self, image: tf.Tensor) -> LossTerms:
         kept = self._last.find(image)

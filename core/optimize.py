@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, NamedTuple
 
 import numpy as np
@@ -19,6 +19,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 from tensorflow_probability.python.optimizer.lbfgs import LBfgsOptimizerResults
 
+from core.lbfgs_memory import lean_history
 from core.linesearch import accepting_first_step
 from core.objective import LossFunction, Objective, as_objective
 
@@ -55,6 +56,14 @@ class Progress:
     message: str = ""
     state: object = field(default=None, repr=False)
     evaluations_before: int = 0
+
+    def without_tensors(self) -> Progress:
+        """The same reading without its image and optimiser state, to keep in a history.
+
+        A state holds L-BFGS's whole history (2 x pairs image-sized vectors): a history of
+        chunks that kept theirs would hold a copy per chunk, gigabytes at a poster's size.
+        """
+        return replace(self, image=None, state=None)
 
 
 Callback = Callable[[Progress], None]
@@ -164,9 +173,9 @@ class _LBfgsRunner:
         first, self._first = self._first, None
         if first is not None and bool(tf.reduce_all(first[0] == x)):
             value, gradient = first[1:]  # the start point, already evaluated by choose_scale
-        else:
-            value, gradient = self.objective.value_and_gradient(tf.reshape(x, self.shape))
-        return value * self._scale, tf.reshape(gradient, [-1]) * self._scale
+            return value * self._scale, tf.reshape(gradient, [-1]) * self._scale
+        value, gradient = self.objective.value_and_gradient(tf.reshape(x, self.shape), scale=self._scale)
+        return value, tf.reshape(gradient, [-1])
 
     @property
     def scale(self) -> float:
@@ -184,12 +193,13 @@ class _LBfgsRunner:
 
     def start(self, x0: tf.Tensor) -> LBfgsOptimizerResults:
         """The state at ``x0`` (one evaluation), with an empty history."""
-        return tfp.optimizer.lbfgs_minimize(
-            self.value_and_gradient, initial_position=x0, max_iterations=0, **self.options)
+        with lean_history():
+            return tfp.optimizer.lbfgs_minimize(
+                self.value_and_gradient, initial_position=x0, max_iterations=0, **self.options)
 
     def advance(self, state: LBfgsOptimizerResults, max_iterations: int):
         """Continues ``state`` until it has done ``max_iterations`` iterations in all."""
-        with accepting_first_step(self.accept_first_step):
+        with accepting_first_step(self.accept_first_step), lean_history():
             return tfp.optimizer.lbfgs_minimize(
                 self.value_and_gradient, initial_position=None, previous_optimizer_results=state,
                 max_iterations=max_iterations, **self.options)
@@ -204,17 +214,17 @@ def resize_history(results: LBfgsOptimizerResults, correction_pairs: int) -> LBf
     TFP keeps the history it was given, whatever ``num_correction_pairs`` says, so a render
     resumed where the memory planner allows fewer pairs (a smaller GPU after a requeue) would
     carry the old history's memory. The history is a queue with the newest pair last and zero
-    rows where none was stored yet (which TFP's two-loop recursion skips): keeping the last rows,
+    rows where none was stored yet (which the two-loop recursion skips): keeping the last rows,
     or putting zero rows in front, is the state an L-BFGS of that memory would hold.
     """
-    held = int(results.position_deltas.shape[0])
+    held = len(results.position_deltas)
     if held == correction_pairs:
         return results
 
-    def resized(queue: tf.Tensor) -> tf.Tensor:
+    def resized(queue: tuple[tf.Tensor, ...]) -> tuple[tf.Tensor, ...]:
         if held > correction_pairs:
-            return queue[held - correction_pairs:]
-        return tf.concat([tf.zeros([correction_pairs - held, *queue.shape[1:]], queue.dtype), queue], 0)
+            return tuple(queue[held - correction_pairs:])
+        return (tf.zeros_like(queue[0]),) * (correction_pairs - held) + tuple(queue)
 
     return results._replace(position_deltas=resized(results.position_deltas),
                             gradient_deltas=resized(results.gradient_deltas))
@@ -295,10 +305,8 @@ def minimize_lbfgs(
             message = f"L-BFGS step failed at iteration {before + int(results.num_iterations)}"
             if restarted:  # a fresh history failed before any good chunk: give up
                 stopped = "failed: " + message
-                history.append(_progress(runner, good, before, iterations, extra_evaluations, start,
-                                         message + "; kept the last good image"))
-                if callback is not None:
-                    callback(history[-1])
+                last = _report(history, callback, _progress(runner, good, before, iterations, extra_evaluations,
+                                                            start, message + "; kept the last good image"))
                 break
             before += int(good.num_iterations)
             extra_evaluations += int(results.num_objective_evaluations)
@@ -310,15 +318,14 @@ def minimize_lbfgs(
             break
         else:
             good, restarted = results, False
-        history.append(_progress(runner, good, before, iterations, extra_evaluations, start, message))
-        if callback is not None:
-            callback(history[-1])
+        last = _report(history, callback, _progress(runner, good, before, iterations, extra_evaluations, start,
+                                                    message))
     if stopped == "converged":
-        history.append(_progress(runner, good, before, iterations, extra_evaluations, start, "converged"))
-        if callback is not None:
-            callback(history[-1])
+        last = _report(history, callback, _progress(runner, good, before, iterations, extra_evaluations, start,
+                                                    "converged"))
     image = tf.clip_by_value(runner.image_of(good), 0.0, 1.0)
-    last = history[-1] if history else _progress(runner, good, before, iterations, extra_evaluations, start, "")
+    if not history:
+        last = _progress(runner, good, before, iterations, extra_evaluations, start, "")
     return OptimizeResult(
         image=image,
         terms=last.terms,
@@ -328,6 +335,14 @@ def minimize_lbfgs(
         history=tuple(history),
         state=LBfgsState(good, runner.scale, before, extra_evaluations),
     )
+
+
+def _report(history: list[Progress], callback: Callback | None, progress: Progress) -> Progress:
+    """Hands ``progress`` to the callback and keeps it in ``history`` without its tensors."""
+    if callback is not None:
+        callback(progress)
+    history.append(progress.without_tensors())
+    return progress
 
 
 def _progress(runner: _LBfgsRunner, results, before: int, iterations: int, extra_evaluations: int,
@@ -392,12 +407,10 @@ def minimize_adam(
             done += 1
             image, m, v = update(image, m, v, gradient, tf.constant(done, tf.float32))
         evaluations = state.evaluations + done - state.step
-        history.append(Progress(done, iterations, evaluations, _as_floats(objective.terms(image)),
-                                time.perf_counter() - clock, image,
-                                state=AdamState(image, m, v, done, state.scale, evaluations),
-                                evaluations_before=state.evaluations))
-        if callback is not None:
-            callback(history[-1])
+        _report(history, callback, Progress(done, iterations, evaluations, _as_floats(objective.terms(image)),
+                                            time.perf_counter() - clock, image,
+                                            state=AdamState(image, m, v, done, state.scale, evaluations),
+                                            evaluations_before=state.evaluations))
     terms = history[-1].terms if history else _as_floats(objective.terms(image))
     final = AdamState(image, m, v, done, state.scale, state.evaluations + done - state.step)
     return OptimizeResult(image, terms, done, final.evaluations, "iterations", tuple(history), final)
@@ -422,10 +435,17 @@ def state_to_arrays(state: LBfgsState | AdamState) -> dict[str, np.ndarray]:
     """An optimiser state as named NumPy arrays, to be written into a checkpoint.
 
     ``state_from_arrays`` inverts it exactly: a run continued from the restored state ends
-    where the uninterrupted run would.
+    where the uninterrupted run would. L-BFGS's history goes row by row
+    (``lbfgs.position_deltas.0`` ...), each row an array of its own, so that writing a
+    checkpoint never stacks the whole history into one more copy.
     """
     if isinstance(state, LBfgsState):
-        arrays = {f"lbfgs.{name}": np.asarray(value) for name, value in state.results._asdict().items()}
+        arrays = {}
+        for name, value in state.results._asdict().items():
+            if name in _HISTORY_FIELDS:
+                arrays.update({f"lbfgs.{name}.{i}": np.asarray(row) for i, row in enumerate(value)})
+            else:
+                arrays[f"lbfgs.{name}"] = np.asarray(value)
         arrays.update({"kind": np.asarray("lbfgs"), "scale": np.asarray(state.scale),
                        "iterations_before": np.asarray(state.iterations_before),
                        "evaluations_before": np.asarray(state.evaluations_before)})
@@ -433,6 +453,19 @@ def state_to_arrays(state: LBfgsState | AdamState) -> dict[str, np.ndarray]:
     return {"kind": np.asarray("adam"), "image": np.asarray(state.image), "m": np.asarray(state.m),
             "v": np.asarray(state.v), "step": np.asarray(state.step), "scale": np.asarray(state.scale),
             "evaluations": np.asarray(state.evaluations)}
+
+
+_HISTORY_FIELDS = ("position_deltas", "gradient_deltas")
+
+
+def _history_rows(arrays: dict[str, np.ndarray], name: str) -> tuple[tf.Tensor, ...]:
+    """A history field's rows: one array per row, or (as checkpoints before 2026-12-04 hold it) one stacked array."""
+    if f"lbfgs.{name}" in arrays:
+        return tuple(tf.constant(row) for row in arrays[f"lbfgs.{name}"])
+    count = sum(1 for key in arrays if key.startswith(f"lbfgs.{name}."))
+    if count == 0:
+        raise KeyError(f"lbfgs.{name}")
+    return tuple(tf.constant(arrays[f"lbfgs.{name}.{i}"]) for i in range(count))
 
 
 def state_from_arrays(arrays: dict[str, np.ndarray]) -> LBfgsState | AdamState:
@@ -444,7 +477,8 @@ def state_from_arrays(arrays: dict[str, np.ndarray]) -> LBfgsState | AdamState:
     kind = str(arrays["kind"])
     if kind == "lbfgs":
         results = LBfgsOptimizerResults(
-            **{name: tf.constant(arrays[f"lbfgs.{name}"]) for name in LBfgsOptimizerResults._fields})
+            **{name: _history_rows(arrays, name) if name in _HISTORY_FIELDS else tf.constant(arrays[f"lbfgs.{name}"])
+               for name in LBfgsOptimizerResults._fields})
         return LBfgsState(results, float(arrays["scale"]), int(arrays["iterations_before"]),
                           int(arrays["evaluations_before"]))
     if kind == "adam":

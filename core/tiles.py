@@ -349,6 +349,7 @@ class TiledObjective:
         targets: Targets,
         plan: TilePlan,
         strategy: tf.distribute.Strategy | None = None,
+        content_dtype: tf.DType = tf.float32,
     ) -> None:
         """Builds the compiled functions.
 
@@ -359,6 +360,9 @@ class TiledObjective:
             plan: from ``plan_tiles`` with ``spec.layer_names``.
             strategy: spreads each pass's tiles over its replicas; the default strategy (one
                 device) if None.
+            content_dtype: how the content target is kept: float32, or bfloat16 to halve the
+                largest array a poster's objective holds (each tile's slice is compared in
+                float32; the content term then differs from float32's by bfloat16's rounding).
 
         Raises:
             CoreError: if the content target's shape is not the plan's, or the plan lacks a layer.
@@ -382,6 +386,9 @@ class TiledObjective:
         self._content_scale = 1.0 / (
             float(np.prod(targets.content.shape)) * (float(tf.reduce_mean(tf.square(targets.content))) + EPSILON)
         )
+        if content_dtype != targets.content.dtype:  # the float32 target is let go: only the copy stays
+            targets = Targets(content=tf.cast(targets.content, content_dtype), grams=targets.grams)
+            self._targets = targets
         self._last = LastTerms()
         self._build_functions()
 
@@ -486,7 +493,7 @@ class TiledObjective:
             stride = self.plan.stride_px
             tile = Tile(-1, -1, Rect(0, 0, 0, 0), Rect(0, 0, stride, stride))
         rows, columns = self.plan.owned_in_image(tile, self._spec.content_layer).slices()
-        target = self._targets.content[:, rows, columns, :]
+        target = tf.cast(self._targets.content[:, rows, columns, :], tf.float32)
         return _crop_of(image, tile), _windows(self.plan, tile, self._layer_names), target
 
     def _sums(self, image: tf.Tensor) -> tuple[dict[str, tf.Tensor], tf.Tensor]:
@@ -524,15 +531,16 @@ class TiledObjective:
         tv, excursion, _ = self._pixel_terms(image)
         return assemble_terms(self._spec, content, style, tv, excursion)
 
-    def value_and_gradient(self, image: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    def value_and_gradient(self, image: tf.Tensor, *, scale: tf.Tensor | float = 1.0) -> tuple[tf.Tensor, tf.Tensor]:
         """The total loss and its gradient, tile by tile.
 
         Args:
             image: ``(1, H, W, 3)`` float32 at the plan's size.
+            scale: multiplies both (the gradient in place, without an image-sized copy).
 
         Returns:
             ``(total, gradient)``: a scalar and ``(1, H, W, 3)``, those of ``make_loss_function``'s
-            ``total`` on the whole image.
+            ``total`` on the whole image, times ``scale``.
         """
         _check_size(image, self.plan)
         gram_sums, squared_error = self._sums(image)
@@ -546,7 +554,13 @@ class TiledObjective:
             network, (tuple(gram_sums[name] for name in self._style_names), squared_error)
         )
         tv, excursion, pixel_gradient = self._pixel_terms(image)
-        gradient = np.zeros(image.shape, np.float32)
+        # The pixel terms' gradient starts the sum, so that no zeroed array stands beside it (at
+        # a poster's size an image-sized array is most of a gigabyte). Several workers each hold
+        # it: there it is added once, after their tiles are summed.
+        if isinstance(self._strategy, tf.distribute.MultiWorkerMirroredStrategy):
+            gradient = np.zeros(image.shape, np.float32)
+        else:
+            gradient, pixel_gradient = pixel_gradient.numpy(), None
         local_replicas = set()
         for group, result in self._run(self._tile_gradient_of_replica, image, (gram_weights, content_weight)):
             # Crops differ in shape, so each replica's gradient is added at its own place.
@@ -559,7 +573,11 @@ class TiledObjective:
                     gradient[:, rows, columns, :] += part.numpy()
         if len(local_replicas) < self._strategy.num_replicas_in_sync:  # other workers hold other tiles
             gradient = self._sum_over_workers(gradient, min(local_replicas))
-        gradient += pixel_gradient.numpy()
+        if pixel_gradient is not None:
+            gradient += pixel_gradient.numpy()
         terms = assemble_terms(self._spec, content, style, tv, excursion)
         self._last.keep(image, terms)
-        return terms["total"], tf.constant(gradient)
+        if isinstance(scale, float) and scale == 1.0:
+            return terms["total"], tf.constant(gradient)
+        gradient *= np.float32(scale)
+        return terms["total"] * scale, tf.constant(gradient)

@@ -19,12 +19,16 @@ from typing import TypeAlias, TypeVar
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from hires.images import shrink
+
 Font: TypeAlias = ImageFont.ImageFont | ImageFont.FreeTypeFont
 RGB: TypeAlias = tuple[int, int, int]
 T = TypeVar("T")
 
 MIN_CELL_PX = 96
 """The smallest ``cell_px`` accepted: below it labels and plots no longer fit."""
+# Pictures larger than this are shrunk by a whole factor before anything else (see _to_pil).
+_MAX_PICTURE_PX = 1280
 
 MAX_CELLS_PER_ROW = 4
 """More pictures than this in one section wrap onto several rows."""
@@ -144,6 +148,8 @@ def _to_pil(image: np.ndarray, name: str) -> Image.Image:
     # Integer arrays are refused rather than guessed at: 0..255 and 0..1 would both be plausible.
     if not np.issubdtype(image.dtype, np.floating):
         raise ValueError(f"{name} must be a float array in [0, 1], got dtype {image.dtype}")
+    # A poster's rung is shrunk before any copy is made: the sheet shows it a few hundred px wide.
+    image = shrink(image, _MAX_PICTURE_PX)
     # A diverged render may hold NaN; show it as black rather than failing the whole sheet.
     clean = np.clip(np.nan_to_num(image, nan=0.0, posinf=1.0, neginf=0.0), 0.0, 1.0)
     return Image.fromarray(np.round(clean * 255.0).astype(np.uint8), mode="RGB")

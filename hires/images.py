@@ -654,7 +654,7 @@ def write_image(
     target = Path(path)
     fmt = _output_format(target)
     _check_write_options(target, fmt, bit_depth, jpeg_quality, dpi)
-    samples = _quantise(target, image, bit_depth)
+    samples = _Samples(target, image, bit_depth)
     _check_encoder_limits(target, fmt, samples.shape, bit_depth)
     _refuse_existing(target, overwrite)
     _make_folder(target)
@@ -704,22 +704,55 @@ def _check_write_options(
         )
 
 
-def _quantise(path: Path, image: np.ndarray, bit_depth: int) -> np.ndarray:
-    """Clips to [0, 1] and rounds once to 8- or 16-bit integers."""
-    data = np.asarray(image)
-    if data.ndim != 3 or data.shape[2] != 3 or not np.issubdtype(data.dtype, np.floating):
-        raise ValueError(f"expected a float (H, W, 3) image, got {data.dtype} {data.shape}")
-    if not np.isfinite(data).all():
-        raise HiresError(
-            f"cannot write {path}: the image contains NaN or infinite values (the render "
-            "diverged), so nothing was written. Rerun with different settings."
-        )
-    top = 65535.0 if bit_depth == 16 else 255.0
-    # In place in one float32 buffer: outputs can be hundreds of megapixels.
-    scaled = np.clip(data, 0.0, 1.0, out=np.empty(data.shape, dtype=np.float32))
-    scaled *= top
-    np.rint(scaled, out=scaled)
-    return scaled.astype(np.uint16 if bit_depth == 16 else np.uint8)
+# Rows quantised at a time: a poster's float image is most of a gigabyte, and a whole-image
+# float copy (clipping) or integer copy (a 16-bit TIFF) beside it would double that.
+_BLOCK_BYTES = 32 << 20
+
+
+class _Samples:
+    """A float image to be written, quantised block by block on demand (clipped, rounded once).
+
+    ``round(clip(x, 0, 1) * 255)`` or ``* 65535``. No whole-image copy is made unless a saver
+    asks for ``whole()`` (Pillow's encoders need the whole array; then only the integers are).
+    """
+
+    def __init__(self, path: Path, image: np.ndarray, bit_depth: int) -> None:
+        data = np.asarray(image)
+        if data.ndim != 3 or data.shape[2] != 3 or not np.issubdtype(data.dtype, np.floating):
+            raise ValueError(f"expected a float (H, W, 3) image, got {data.dtype} {data.shape}")
+        self.data, self.bit_depth = data, bit_depth
+        self.dtype = np.dtype(np.uint16 if bit_depth == 16 else np.uint8)
+        self.rows_per_block = max(1, _BLOCK_BYTES // (data.shape[1] * 3 * 4))
+        for top in range(0, data.shape[0], self.rows_per_block):
+            if not np.isfinite(data[top:top + self.rows_per_block]).all():
+                raise HiresError(
+                    f"cannot write {path}: the image contains NaN or infinite values (the render "
+                    "diverged), so nothing was written. Rerun with different settings."
+                )
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return self.data.shape
+
+    def rows(self, top: int, bottom: int) -> np.ndarray:
+        """Rows ``[top, bottom)`` as integers ``(rows, W, 3)``."""
+        block = np.clip(self.data[top:bottom], 0.0, 1.0, dtype=np.float32)
+        block *= 65535.0 if self.bit_depth == 16 else 255.0
+        np.rint(block, out=block)
+        return block.astype(self.dtype)
+
+    def blocks(self, rows: int | None = None) -> Iterator[np.ndarray]:
+        """The image's rows as integer blocks of ``rows`` rows (the last may be shorter)."""
+        step = rows or self.rows_per_block
+        for top in range(0, self.shape[0], step):
+            yield self.rows(top, top + step)
+
+    def whole(self) -> np.ndarray:
+        """Every row as one integer array ``(H, W, 3)``."""
+        out = np.empty(self.shape, self.dtype)
+        for top in range(0, self.shape[0], self.rows_per_block):
+            out[top:top + self.rows_per_block] = self.rows(top, top + self.rows_per_block)
+        return out
 
 
 def _check_encoder_limits(path: Path, fmt: str, shape: tuple[int, ...], bit_depth: int) -> None:
@@ -876,24 +909,24 @@ def _pillow_icc() -> dict[str, Any]:
     return {"icc_profile": icc} if icc else {}
 
 
-def _save_png(fp: IO[bytes], samples: np.ndarray, quality: int, dpi: float | None) -> None:
-    if samples.dtype == np.uint16:
+def _save_png(fp: IO[bytes], samples: _Samples, quality: int, dpi: float | None) -> None:
+    if samples.bit_depth == 16:
         _write_png16(fp, samples, dpi)
         return
     options = {"dpi": (dpi, dpi)} if dpi else {}  # pHYs, in dots per metre
-    Image.fromarray(samples).save(fp, format="PNG", **options, **_pillow_icc())
+    Image.fromarray(samples.whole()).save(fp, format="PNG", **options, **_pillow_icc())
 
 
-def _save_jpeg(fp: IO[bytes], samples: np.ndarray, quality: int, dpi: float | None) -> None:
+def _save_jpeg(fp: IO[bytes], samples: _Samples, quality: int, dpi: float | None) -> None:
     # JFIF density is a whole number of dots per inch.
     options = {"dpi": (round(dpi), round(dpi))} if dpi else {}
     # 4:4:4 (no chroma subsampling): stylised images are full of fine colour detail.
-    Image.fromarray(samples).save(
+    Image.fromarray(samples.whole()).save(
         fp, format="JPEG", quality=quality, subsampling=0, **options, **_pillow_icc()
     )
 
 
-def _save_webp(fp: IO[bytes], samples: np.ndarray, quality: int, dpi: float | None) -> None:
+def _save_webp(fp: IO[bytes], samples: _Samples, quality: int, dpi: float | None) -> None:
     options: dict[str, Any] = _pillow_icc()  # an ICCP chunk
     if dpi:
         # WebP has no resolution field of its own; EXIF is where readers look. Pillow does
@@ -903,16 +936,16 @@ def _save_webp(fp: IO[bytes], samples: np.ndarray, quality: int, dpi: float | No
         options["exif"] = exif
     # Quality 100 means lossless: lossy WebP always halves the colour resolution.
     options["lossless"] = quality == 100
-    Image.fromarray(samples).save(fp, format="WEBP", quality=quality, **options)
+    Image.fromarray(samples.whole()).save(fp, format="WEBP", quality=quality, **options)
 
 
-def _save_tiff(fp: IO[bytes], samples: np.ndarray, quality: int, dpi: float | None) -> None:
-    bigtiff = _needs_bigtiff(samples.shape, samples.itemsize * 8)
-    if samples.dtype == np.uint8 and not bigtiff:
+def _save_tiff(fp: IO[bytes], samples: _Samples, quality: int, dpi: float | None) -> None:
+    bigtiff = _needs_bigtiff(samples.shape, samples.bit_depth)
+    if samples.bit_depth == 8 and not bigtiff:
         # Pillow writes classic TIFF only; dpi= sets X/YResolution with ResolutionUnit inch.
         options = {"dpi": (dpi, dpi)} if dpi else {}
         deflate = "tiff_adobe_deflate"
-        Image.fromarray(samples).save(
+        Image.fromarray(samples.whole()).save(
             fp, format="TIFF", compression=deflate, **options, **_pillow_icc()
         )
         return
@@ -922,9 +955,13 @@ def _save_tiff(fp: IO[bytes], samples: np.ndarray, quality: int, dpi: float | No
     # Tag 34675 (InterColorProfile), UNDEFINED bytes, written via extratags, which every
     # tifffile version accepts (newer ones also take iccprofile=, to the same effect).
     extratags = [(_ICC_TIFF_TAG, 7, None, icc, True)] if icc else []
+    rows = _tiff_rows_per_strip(samples)
     _tifffile.imwrite(
         fp,
-        samples,
+        _tiff_strips(samples, rows),
+        shape=samples.shape,
+        dtype=samples.dtype,
+        rowsperstrip=rows,
         bigtiff=bigtiff,
         photometric="rgb",
         compression="zlib",
@@ -935,11 +972,30 @@ def _save_tiff(fp: IO[bytes], samples: np.ndarray, quality: int, dpi: float | No
     )
 
 
+def _tiff_rows_per_strip(samples: _Samples) -> int:
+    """Strips of about 1 MiB of samples, as TIFF readers expect (and no fewer than 1 row)."""
+    return max(1, (1 << 20) // (samples.shape[1] * 3 * samples.dtype.itemsize))
+
+
+def _tiff_strips(samples: _Samples, rows: int) -> Iterator[bytes]:
+    """The TIFF's strips, each quantised, predicted and deflated on its own.
+
+    Written strip by strip so that a 16-bit poster (466 MB of samples) is never held whole: the
+    bytes are what tifffile would write for the whole array with ``compression="zlib"`` and
+    ``predictor=True`` (horizontal differencing of each sample, modulo 2^bits, little-endian).
+    """
+    for block in samples.blocks(rows):
+        block = block.astype(block.dtype.newbyteorder("<"), copy=False)
+        predicted = block.copy()
+        predicted[:, 1:] -= block[:, :-1]  # unsigned arithmetic wraps, as the predictor specifies
+        yield zlib.compress(predicted.tobytes(), 6)
+
+
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PNG_CHUNK_BYTES = 1 << 20
 
 
-def _write_png16(fp: IO[bytes], samples: np.ndarray, dpi: float | None) -> None:
+def _write_png16(fp: IO[bytes], samples: _Samples, dpi: float | None) -> None:
     """Encodes a 48-bit RGB PNG, which Pillow cannot write.
 
     The PNG format is simple enough to write directly: rows filtered with PNG's "Sub"
@@ -959,8 +1015,8 @@ def _write_png16(fp: IO[bytes], samples: np.ndarray, dpi: float | None) -> None:
     compressor = zlib.compressobj(6)
     pending = bytearray()
     rows_per_block = max(1, (4 << 20) // (width * 6))
-    for top in range(0, height, rows_per_block):
-        pending += compressor.compress(_png_sub_filtered(samples[top : top + rows_per_block]))
+    for block in samples.blocks(rows_per_block):
+        pending += compressor.compress(_png_sub_filtered(block))
         while len(pending) >= _PNG_CHUNK_BYTES:
             _png_chunk(fp, b"IDAT", bytes(pending[:_PNG_CHUNK_BYTES]))
             del pending[:_PNG_CHUNK_BYTES]
@@ -986,7 +1042,7 @@ def _png_chunk(fp: IO[bytes], kind: bytes, data: bytes) -> None:
     fp.write(struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
 
 
-_SAVERS: dict[str, Callable[[IO[bytes], np.ndarray, int, float | None], None]] = {
+_SAVERS: dict[str, Callable[[IO[bytes], _Samples, int, float | None], None]] = {
     "PNG": _save_png,
     "JPEG": _save_jpeg,
     "TIFF": _save_tiff,
@@ -997,6 +1053,21 @@ _SAVERS: dict[str, Callable[[IO[bytes], np.ndarray, int, float | None], None]] =
 # --------------------------------------------------------------------------------------------
 # Pre-flight check
 # --------------------------------------------------------------------------------------------
+
+
+def shrink(image: np.ndarray, max_side_px: int) -> np.ndarray:
+    """A float ``(H, W, 3)`` picture shrunk by a whole factor to at most about ``max_side_px``
+    a side, each output pixel the mean of a square of inputs: a preview of a poster without
+    a float copy of it (the factor's blocks are a view, averaged straight into the output).
+
+    Pictures already small enough are returned as they are.
+    """
+    factor = -(-max(image.shape[:2]) // max_side_px)
+    if factor <= 1:
+        return image
+    height, width = image.shape[0] // factor, image.shape[1] // factor
+    blocks = image[: height * factor, : width * factor].reshape(height, factor, width, factor, 3)
+    return blocks.mean(axis=(1, 3), dtype=np.float32)
 
 
 def side_path(output: str | Path, suffix: str) -> Path:

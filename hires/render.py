@@ -41,6 +41,9 @@ WEIGHTS_ENV = "HIRES_VGG19_WEIGHTS"
 # XLA compiles for about 3 s per shape on a 2-core CPU and saves 9 % of an evaluation at
 # 256x192 px, 29 % at 1024x768: below this many pixels the compile outweighs the saving.
 XLA_MIN_PIXELS = 256 * 192
+# Rung pictures are previews: a poster's rungs are saved shrunk to about this long edge (the
+# output is the full-size picture), so that out.rungs/ stays small and quick to write.
+RUNG_PICTURE_MAX_PX = 2048
 
 
 @dataclass(frozen=True)
@@ -208,12 +211,14 @@ def plan_ladder(
     *,
     devices: DeviceSet | None = None,
     tile_px: int | None = None,
+    xla: bool = False,
 ) -> list[RungPlan]:
     """Sizes, tiling and memory estimates of every rung, for a content image of ``(height, width)``.
 
     Args:
         devices: the devices and their memory; None plans without a memory limit.
         tile_px: force tiles of this side (``--tile-px``).
+        xla: whole-image rungs of ``XLA_MIN_PIXELS`` or more will be compiled with XLA.
 
     Raises:
         HiresError: when a layer the settings name is not in the backbone, rungs round to one
@@ -240,7 +245,8 @@ def plan_ladder(
                                  correction_pairs=rung.correction_pairs, optimizer=rung.optimizer,
                                  budget_bytes=devices.budget_bytes if devices else None, tile_px=tile_px,
                                  replicas=len(devices.names) * devices.workers if devices else 1,
-                                 style_shapes=styles)
+                                 style_shapes=styles, iterations=rung.iterations,
+                                 xla=xla and height * width >= XLA_MIN_PIXELS)
         except HiresError as exc:
             raise HiresError(f"rung {index + 1}: {exc}") from exc
         plans.append(RungPlan(index, len(ladder.rungs), rung, height, width, styles, memory, stride))
@@ -259,8 +265,8 @@ def rungs_folder(output: Path) -> Path:
 
 
 def to_tensor(image: np.ndarray) -> tf.Tensor:
-    """``(H, W, 3)`` array -> ``(1, H, W, 3)`` float32 tensor."""
-    return tf.constant(image[None].astype(np.float32))
+    """``(H, W, 3)`` array -> ``(1, H, W, 3)`` float32 tensor (one copy, the tensor's)."""
+    return tf.constant(np.asarray(image, np.float32)[None])
 
 
 def resize(image: tf.Tensor, height: int, width: int, method: str = "bicubic") -> tf.Tensor:
@@ -412,7 +418,7 @@ class _Checkpointer:
         self.chunks: list[Progress] = []
 
     def chunk(self, progress: Progress) -> None:
-        self.chunks.append(progress)
+        self.chunks.append(progress.without_tensors())  # only the newest chunk's state is kept
         self.latest = progress
         if time.monotonic() - self.last_write >= self.seconds:
             self.flush()
@@ -431,6 +437,9 @@ class _Checkpointer:
         if self.unwritten and self.writes:
             self.guard()
             write_checkpoint(self.folder, self.checkpoint)
+        # The arrays view the optimiser's tensors: kept, they would hold that state (history
+        # and all) alive while the optimiser moves on. The file has them now.
+        self.checkpoint.optimizer = None
         self.unwritten, self.last_write = False, time.monotonic()
 
     def flush_unless_refused(self) -> None:
@@ -623,7 +632,7 @@ def prepare(job: RenderJob, say=lambda text: None) -> Prepared:
     say(devices.description)
     plans = plan_ladder(job.settings, backbone, tuple(inputs.content.shape[1:3]),
                         [tuple(s.shape[1:3]) for s in inputs.styles], devices=devices,
-                        tile_px=job.machine.tile_px)
+                        tile_px=job.machine.tile_px, xla=job.machine.xla)
     _check_job_output(job, inputs, plans[-1])
     return Prepared(job, inputs, backbone, why, devices, plans)
 
@@ -766,7 +775,7 @@ def _render_rung(job: RenderJob, backbone: Backbone, plan: RungPlan, inputs: _In
     if job.save_rungs:
         path = _rung_path(job, plan)
         job.guard()
-        images.write_image(path, present(image), overwrite=True)
+        images.write_image(path, present(images.shrink(image, RUNG_PICTURE_MAX_PX)), overwrite=True)
     return RungResult(plan, image, earlier + tuple(outcome.history), outcome.stopped,
                       time.perf_counter() - clock, path)
 
@@ -793,7 +802,8 @@ def _objective(job: RenderJob, backbone: Backbone, plan: RungPlan, inputs: _Inpu
     tiles = plan_tiles(plan.height, plan.width, tile_px=plan.memory.tile_px, backbone=backbone,
                        layer_names=spec.layer_names)
     targets = compute_targets_tiled(extractor, spec, tiles, content_here, styles_here, blend)
-    return TiledObjective(extractor, spec, targets, tiles, strategy)
+    return TiledObjective(extractor, spec, targets, tiles, strategy,
+                          content_dtype=tf.bfloat16 if plan.memory.content_bfloat16 else tf.float32)
 
 
 def _optimize(settings: RenderSettings, plan: RungPlan, objective: Objective, start: tf.Tensor, callback,

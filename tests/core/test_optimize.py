@@ -64,13 +64,13 @@ def test_resume_with_another_history_length_takes_that_length(tiny):
         resumed = minimize_lbfgs(loss_function, start, iterations=5, chunk_iterations=3,
                                  correction_pairs=pairs, state=first.state)
         alone = minimize_lbfgs(loss_function, start, iterations=5, chunk_iterations=3, correction_pairs=pairs)
-        assert resumed.state.results.position_deltas.shape[0] == pairs
+        assert len(resumed.state.results.position_deltas) == pairs
         np.testing.assert_array_equal(resumed.image.numpy(), alone.image.numpy())
     # After the history has filled, the newest pairs are kept and the run goes on downhill.
     full = minimize_lbfgs(loss_function, start, iterations=8, chunk_iterations=8, correction_pairs=6)
     shorter = minimize_lbfgs(loss_function, start, iterations=12, chunk_iterations=4, correction_pairs=3,
                              state=full.state)
-    assert shorter.state.results.position_deltas.shape[0] == 3
+    assert len(shorter.state.results.position_deltas) == 3
     assert shorter.terms["total"] < full.terms["total"]
 
 
@@ -170,10 +170,38 @@ def test_the_start_point_is_evaluated_once(tiny):
     calls = []
     original = objective.value_and_gradient
 
-    def counting(image):
+    def counting(image, **options):
         calls.append(1)
-        return original(image)
+        return original(image, **options)
 
     objective.value_and_gradient = counting
     result = minimize_lbfgs(objective, start, iterations=4, chunk_iterations=2)
     assert len(calls) == result.evaluations
+
+
+def test_the_history_of_chunks_keeps_no_tensors(tiny):
+    """Each chunk's state holds L-BFGS's whole history: a run keeps only the last, in ``state``."""
+    loss_function, start = _tiny_problem(tiny)
+    seen = []
+    result = minimize_lbfgs(loss_function, start, iterations=6, chunk_iterations=2, callback=seen.append)
+    assert all(p.state is not None and p.image is not None for p in seen)  # the callback sees them whole
+    assert all(p.state is None and p.image is None for p in result.history)
+    assert [p.terms for p in result.history] == [p.terms for p in seen]
+    assert result.state is not None
+
+
+def test_a_checkpoint_holds_the_history_row_by_row_and_reads_the_stacked_form(tiny):
+    from core.optimize import state_from_arrays, state_to_arrays
+
+    loss_function, start = _tiny_problem(tiny)
+    first = minimize_lbfgs(loss_function, start, iterations=3, chunk_iterations=3, correction_pairs=4)
+    arrays = state_to_arrays(first.state)
+    assert "lbfgs.position_deltas" not in arrays and "lbfgs.position_deltas.3" in arrays
+    stacked = {k: v for k, v in arrays.items() if not k.startswith(("lbfgs.position_deltas.", "lbfgs.gradient_deltas."))}
+    for name in ("position_deltas", "gradient_deltas"):  # as checkpoints before 2026-12-04 hold it
+        stacked[f"lbfgs.{name}"] = np.stack([arrays[f"lbfgs.{name}.{i}"] for i in range(4)])
+    runs = [minimize_lbfgs(loss_function, start, iterations=6, chunk_iterations=3, correction_pairs=4,
+                           state=state_from_arrays(saved)) for saved in (arrays, stacked)]
+    alone = minimize_lbfgs(loss_function, start, iterations=6, chunk_iterations=3, correction_pairs=4)
+    for run in runs:
+        np.testing.assert_array_equal(run.image.numpy(), alone.image.numpy())

@@ -322,3 +322,17 @@ def test_mixed_precision_tiles_agree_with_the_whole_image(tiny):
     rounding = _relative_errors(found["bfloat16"], found["float32"])
     tiling = _relative_errors(found["bfloat16", "tiled"], found["bfloat16"])
     assert tiling[0] <= rounding[0] and tiling[1] <= rounding[1], (tiling, rounding)
+
+
+def test_a_bfloat16_content_target_costs_only_its_rounding(tiny):
+    """What gives last when a poster would not fit: the content term within bfloat16's rounding."""
+    extractor, targets, image = _problem(tiny, 64, 96)
+    plan = plan_tiles(64, 96, tile_px=32, backbone=tiny, layer_names=SPEC.layer_names)
+    exact = TiledObjective(extractor, SPEC, targets, plan)
+    rounded = TiledObjective(extractor, SPEC, targets, plan, content_dtype=tf.bfloat16)
+    exact_terms, rounded_terms = exact.terms(image), rounded.terms(image)
+    assert float(rounded_terms["content"]) != float(exact_terms["content"])
+    assert abs(float(rounded_terms["content"]) / float(exact_terms["content"]) - 1) < 1e-2
+    assert float(rounded_terms["style"]) == float(exact_terms["style"])
+    gradient, rounded_gradient = exact.value_and_gradient(image)[1], rounded.value_and_gradient(image)[1]
+    assert np.abs(rounded_gradient - gradient).max() < 1e-2 * np.abs(gradient).max()

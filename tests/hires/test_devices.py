@@ -147,8 +147,8 @@ def test_the_device_devices_names_does_the_work(tmp_path):
         from hires.cli import app
         seen = set()
         evaluate = WholeImageObjective.value_and_gradient
-        def recording(self, image):
-            total, gradient = evaluate(self, image)
+        def recording(self, image, **options):
+            total, gradient = evaluate(self, image, **options)
             seen.add(gradient.device.split("/")[-1])
             return total, gradient
         WholeImageObjective.value_and_gradient = recording

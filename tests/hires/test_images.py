@@ -823,3 +823,27 @@ def test_16bit_grey_alpha_png_keeps_16_bits(tmp_path: Path) -> None:
     expected = np.repeat((grey / 65535.0)[..., np.newaxis], 3, axis=-1)
     expected[0, 0] = 1.0
     np.testing.assert_allclose(read_image(path), expected, atol=1e-6)
+
+
+def test_a_16bit_tiff_written_in_strips_holds_every_sample(tmp_path: Path) -> None:
+    """A poster's TIFF is quantised, predicted and deflated strip by strip: the strips must add up
+    to exactly the samples of the whole picture (a random picture: no strip looks like another)."""
+    tifffile = pytest.importorskip("tifffile")
+    image = np.random.default_rng(7).uniform(-0.05, 1.05, size=(300, 2000, 3)).astype(np.float32)
+    path = write_image(tmp_path / "strips.tif", image, bit_depth=16, dpi=300)
+    expected = np.rint(np.clip(image, 0.0, 1.0) * 65535.0).astype(np.uint16)
+    with tifffile.TiffFile(path) as tiff:
+        page = tiff.pages[0]
+        assert len(page.dataoffsets) > 1 and page.predictor == 2  # several strips, horizontal differencing
+        np.testing.assert_array_equal(page.asarray(), expected)
+
+
+def test_shrink_averages_whole_blocks_and_leaves_small_pictures_alone() -> None:
+    from hires.images import shrink
+
+    small = np.zeros((30, 40, 3), np.float32)
+    assert shrink(small, 40) is small
+    image = np.arange(8 * 12 * 3, dtype=np.float32).reshape(8, 12, 3)
+    shrunk = shrink(image, 6)  # a factor of 2: each output pixel the mean of a 2x2 square
+    assert shrunk.shape == (4, 6, 3) and shrunk.dtype == np.float32
+    np.testing.assert_allclose(shrunk[1, 2], image[2:4, 4:6].mean(axis=(0, 1)))

@@ -20,9 +20,11 @@ def _plan(backbone, height, width, budget, **options):
     return plan_memory(backbone, LAYERS, "block4_conv2", height, width, budget_bytes=budget, **options)
 
 
-def test_each_correction_pair_costs_two_image_vectors(tiny):
+def test_each_correction_pair_costs_its_measured_image_vectors(tiny):
+    from hires.tiling import VECTORS_PER_PAIR
+
     step = _estimate(tiny, 480, 640, pairs=6) - _estimate(tiny, 480, 640, pairs=5)
-    assert step == 2 * 480 * 640 * 3 * 4
+    assert step == VECTORS_PER_PAIR * 480 * 640 * 3 * 4
 
 
 def test_tiles_need_less_than_the_whole_image(tiny):
@@ -114,3 +116,28 @@ def test_a_large_painting_raises_a_whole_rungs_need_and_tiles_it_when_that_does_
     squeezed = _plan(tiny, 192, 256, (plain.estimate_bytes + enlarged.estimate_bytes) // 2,
                      style_shapes=[(1280, 2048)])
     assert squeezed.tile_px is not None
+
+
+def test_a_rung_plans_no_more_pairs_than_its_iterations_can_use(tiny):
+    from hires.tiling import useful_pairs
+
+    assert [useful_pairs(10, n) for n in (1, 2, 5, 11, 100)] == [1, 1, 4, 10, 10]
+    plan = _plan(tiny, 960, 1280, None, correction_pairs=10, iterations=3)
+    assert plan.correction_pairs == 2 and plan.note == ""  # the same steps: nothing to tell
+
+
+def test_the_content_target_in_bfloat16_gives_last(tiny):
+    """A budget that fits tiles only with half the content target's memory: the plan says so."""
+    from hires.tiling import estimate_bytes, min_tile_px
+
+    tile = min_tile_px(tiny, LAYERS)
+    need = estimate_bytes(tiny, LAYERS, "block4_conv2", 4800, 6400, correction_pairs=3, optimizer="lbfgs",
+                          tile_px=tile)
+    halved = estimate_bytes(tiny, LAYERS, "block4_conv2", 4800, 6400, correction_pairs=3, optimizer="lbfgs",
+                            tile_px=tile, content_bfloat16=True)
+    assert halved < need
+    plan = _plan(tiny, 4800, 6400, halved, correction_pairs=3)
+    assert plan.content_bfloat16 and plan.tile_px is not None and plan.estimate_bytes <= halved
+    assert "bfloat16" in plan.note
+    with pytest.raises(HiresError, match="needs"):
+        _plan(tiny, 4800, 6400, halved - 2**20, correction_pairs=3)
