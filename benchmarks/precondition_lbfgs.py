@@ -29,7 +29,7 @@ from core.backbones import load_backbone  # noqa: E402
 from core.objective import LossSpec, WholeImageObjective, compute_targets, make_extractor, make_loss_function  # noqa: E402
 from core.optimize import minimize_lbfgs  # noqa: E402
 from hires import images  # noqa: E402
-from hires.render import resize, to_tensor  # noqa: E402
+from hires.inputs import resize, to_tensor  # noqa: E402
 
 IMAGES = ROOT.parent / "shared" / "images"
 
@@ -83,7 +83,7 @@ def main() -> None:
         start, rows = time.perf_counter(), []
         minimize_lbfgs(objective, objective.apply(content, inverse=True), iterations=args.iterations,
                        chunk_iterations=10,
-                       callback=lambda p: rows.append((p.iteration, float(p.terms["total"]), time.perf_counter() - start)))
+                       callback=lambda p: rows.append((p.iteration, float(p.terms.total), time.perf_counter() - start)))
         print(f"alpha {alpha} at {height}x{width}: "
               + ", ".join(f"{i}: {loss:.4f} ({s:.0f} s)" for i, loss, s in rows), flush=True)
 

@@ -27,7 +27,8 @@ sys.path.insert(0, str(ROOT))
 from hires.config import load_config  # noqa: E402
 from hires.estimate import Estimator  # noqa: E402
 from hires.ladder import Rung  # noqa: E402
-from hires.render import RenderJob, SilentReporter, render  # noqa: E402
+from hires.job import RenderJob, SilentReporter  # noqa: E402
+from hires.render import render  # noqa: E402
 
 IMAGES = ROOT.parent / "shared" / "images"
 

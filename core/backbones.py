@@ -16,9 +16,9 @@ from typing import Callable
 import numpy as np
 import tensorflow as tf
 
+from core.choices import BACKBONE_NAMES, POOLINGS, PRECISIONS
 from core.errors import CoreError
 
-BACKBONE_NAMES = ("vgg19", "vgg16-hed", "tiny")
 
 # Keras' own file name for the ImageNet VGG19 without its classifier, in its cache.
 VGG19_CACHE_NAME = "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
@@ -100,7 +100,6 @@ def receptive_field(backbone: Backbone, layer_name: str) -> tuple[int, int]:
     raise AssertionError("unreachable: check_layers passed")
 
 
-PRECISIONS = ("float32", "bfloat16")
 
 
 def build_extractor(
@@ -128,7 +127,7 @@ def build_extractor(
         CoreError: for an unknown layer, pooling or precision.
     """
     backbone.check_layers(layer_names)
-    if pooling not in ("avg", "max"):
+    if pooling not in POOLINGS:
         raise CoreError(f"unknown pooling {pooling!r}; choose avg or max")
     if precision not in PRECISIONS:
         raise CoreError(f"unknown precision {precision!r}; choose {' or '.join(PRECISIONS)}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Callable, Protocol, Sequence
+from typing import Callable, Mapping, NamedTuple, Protocol, Sequence
 
 import tensorflow as tf
 
@@ -23,8 +23,34 @@ PAPER_STYLE_LAYERS = tuple((f"block{i}_conv1", 1.0) for i in range(1, 6))
 # terms, which are all of order 1 by construction, so that excursions stay small.
 RANGE_WEIGHT = 1e4
 
-LossTerms = dict[str, tf.Tensor]
+class LossTerms(NamedTuple):
+    """The objective's terms at one image: scalars, tensors inside the core, floats in reports.
+
+    Attributes:
+        total: what the optimiser minimises, the weighted sum of the others.
+        content, style, tv: the normalised terms, unweighted.
+        range: the pixels' squared excursion outside [0, 1] (weighted by ``RANGE_WEIGHT``).
+    """
+
+    total: tf.Tensor | float
+    content: tf.Tensor | float = 0.0
+    style: tf.Tensor | float = 0.0
+    tv: tf.Tensor | float = 0.0
+    range: tf.Tensor | float = 0.0
+
+    def as_floats(self) -> LossTerms:
+        """The same terms as Python floats (reading each from its device)."""
+        return LossTerms(*(float(value) for value in self))
+
+
 LossFunction = Callable[[tf.Tensor], LossTerms]
+
+
+def as_loss_terms(value: LossTerms | Mapping[str, tf.Tensor]) -> LossTerms:
+    """A loss function's result as ``LossTerms``: a mapping needs ``total``, other terms default to 0."""
+    if isinstance(value, LossTerms):
+        return value
+    return LossTerms(**{name: value[name] for name in LossTerms._fields if name in value})
 
 
 @dataclass(frozen=True)
@@ -163,7 +189,7 @@ def assemble_terms(spec: LossSpec, content: tf.Tensor, style: tf.Tensor, tv: tf.
         + spec.tv_weight * tv
         + RANGE_WEIGHT * excursion
     )
-    return {"total": total, "content": content, "style": style, "tv": tv, "range": excursion}
+    return LossTerms(total, content, style, tv, excursion)
 
 
 class Objective(Protocol):
@@ -228,20 +254,22 @@ class WholeImageObjective:
     def __init__(self, loss_function: LossFunction, *, jit_compile: bool = False) -> None:
         self.loss_function = loss_function
         self.traces = 0
-        self._value_and_gradient = tf.function(self._counted, jit_compile=jit_compile)
-        self._terms = tf.function(self._counted_terms, jit_compile=jit_compile)
+        # No autograph: the objective has no tensor-dependent Python control flow to convert, and
+        # autograph's generated sources are files in $TMPDIR that a killed process leaves behind.
+        self._value_and_gradient = tf.function(self._counted, jit_compile=jit_compile, autograph=False)
+        self._terms = tf.function(self._counted_terms, jit_compile=jit_compile, autograph=False)
         self._last = LastTerms()
 
     def _counted_terms(self, image: tf.Tensor) -> LossTerms:
         self.traces += 1  # runs only while tracing
-        return self.loss_function(image)
+        return as_loss_terms(self.loss_function(image))
 
     def _counted(self, image: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, LossTerms]:
         self.traces += 1  # runs only while tracing
         with tf.GradientTape() as tape:
             tape.watch(image)
-            terms = self.loss_function(image)
-        return terms["total"], tape.gradient(terms["total"], image), terms
+            terms = as_loss_terms(self.loss_function(image))
+        return terms.total, tape.gradient(terms.total, image), terms
 
     def value_and_gradient(self, image: tf.Tensor, *, scale: tf.Tensor | float = 1.0) -> tuple[tf.Tensor, tf.Tensor]:
         total, gradient, terms = self._value_and_gradient(image)

@@ -19,9 +19,10 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 from tensorflow_probability.python.optimizer.lbfgs import LBfgsOptimizerResults
 
+from core.choices import ADAM_PRESETS, AdamSettings
 from core.lbfgs_memory import lean_history
 from core.linesearch import accepting_first_step
-from core.objective import LossFunction, Objective, as_objective
+from core.objective import LossFunction, LossTerms, Objective, as_objective
 
 # L-BFGS: the first step, along the raw gradient, moves pixels by about this much (RMS).
 LBFGS_FIRST_STEP = 0.01
@@ -37,7 +38,7 @@ class Progress:
         iteration: iterations done so far in this run (cumulative over chunks and restarts).
         iterations: iterations asked for.
         evaluations: objective evaluations (value and gradient) so far.
-        terms: the loss terms at the current image (``total``, ``content``, ``style``, ``tv``, ``range``).
+        terms: the loss terms at the current image, as floats.
         seconds: wall time since the run started.
         image: the current image ``(1, H, W, 3)``, not yet clipped to [0, 1].
         message: something worth telling the user (a failed step, a restart), or "".
@@ -50,11 +51,11 @@ class Progress:
     iteration: int
     iterations: int
     evaluations: int
-    terms: dict[str, float]
+    terms: LossTerms
     seconds: float
     image: tf.Tensor = field(repr=False)
     message: str = ""
-    state: object = field(default=None, repr=False)
+    state: OptimizerState | None = field(default=None, repr=False)
     evaluations_before: int = 0
 
     def without_tensors(self) -> Progress:
@@ -67,24 +68,6 @@ class Progress:
 
 
 Callback = Callable[[Progress], None]
-
-
-@dataclass(frozen=True)
-class AdamSettings:
-    """Adam's hyper-parameters, in units of pixels in [0, 1] per step."""
-
-    learning_rate: float = 0.02
-    beta_1: float = 0.99
-    beta_2: float = 0.999
-    epsilon: float = 0.1
-
-
-ADAM_PRESETS = {
-    # The seed report's settings: large momentum and epsilon, which damp Adam's noisy late steps.
-    "seed-report": AdamSettings(learning_rate=0.02, beta_1=0.99, beta_2=0.999, epsilon=0.1),
-    # Kingma & Ba's defaults with a step of a few levels of 255.
-    "standard": AdamSettings(learning_rate=0.01, beta_1=0.9, beta_2=0.999, epsilon=1e-8),
-}
 
 
 @dataclass(frozen=True)
@@ -102,12 +85,12 @@ class OptimizeResult:
     """
 
     image: tf.Tensor
-    terms: dict[str, float]
+    terms: LossTerms
     iterations: int
     evaluations: int
     stopped: str
     history: tuple[Progress, ...]
-    state: object = None
+    state: OptimizerState | None = None
 
 
 class LBfgsState(NamedTuple):
@@ -130,8 +113,7 @@ class AdamState(NamedTuple):
     evaluations: int
 
 
-def _as_floats(terms: dict[str, tf.Tensor]) -> dict[str, float]:
-    return {name: float(value) for name, value in terms.items()}
+OptimizerState = LBfgsState | AdamState
 
 
 def _scale_to(gradient: tf.Tensor, target: float) -> float:
@@ -353,7 +335,7 @@ def _progress(runner: _LBfgsRunner, results, before: int, iterations: int, extra
         iteration=before + int(results.num_iterations),
         iterations=iterations,
         evaluations=extra_evaluations + int(results.num_objective_evaluations),
-        terms=_as_floats(runner.terms(image)),
+        terms=runner.terms(image).as_floats(),
         seconds=time.perf_counter() - start[0],
         image=image,
         message=message,
@@ -407,11 +389,11 @@ def minimize_adam(
             done += 1
             image, m, v = update(image, m, v, gradient, tf.constant(done, tf.float32))
         evaluations = state.evaluations + done - state.step
-        _report(history, callback, Progress(done, iterations, evaluations, _as_floats(objective.terms(image)),
+        _report(history, callback, Progress(done, iterations, evaluations, objective.terms(image).as_floats(),
                                             time.perf_counter() - clock, image,
                                             state=AdamState(image, m, v, done, state.scale, evaluations),
                                             evaluations_before=state.evaluations))
-    terms = history[-1].terms if history else _as_floats(objective.terms(image))
+    terms = history[-1].terms if history else objective.terms(image).as_floats()
     final = AdamState(image, m, v, done, state.scale, state.evaluations + done - state.step)
     return OptimizeResult(image, terms, done, final.evaluations, "iterations", tuple(history), final)
 
@@ -420,7 +402,7 @@ def _make_adam_update(scale: float, settings: AdamSettings):
     """A compiled Adam step: ``(image, m, v, gradient, step number t) -> (image, m, v)``."""
     lr, b1, b2, eps = settings.learning_rate, settings.beta_1, settings.beta_2, settings.epsilon
 
-    @tf.function
+    @tf.function(autograph=False)  # see WholeImageObjective: no files left in $TMPDIR
     def update(image, m, v, gradient, t):
         gradient = gradient * scale
         m = b1 * m + (1.0 - b1) * gradient

@@ -398,11 +398,12 @@ class TiledObjective:
         windows = tf.TensorSpec([len(self._layer_names), 4], tf.int32)
         target = tf.TensorSpec([1, None, None, self._targets.content.shape[-1]], tf.float32)
         weights = tuple(tf.TensorSpec(self._targets.grams[n].shape, tf.float32) for n in self._style_names)
-        self._tile_parts = tf.function(self._trace_parts, input_signature=[crop, windows, target])
+        # autograph=False: see WholeImageObjective (no generated files left in $TMPDIR).
+        self._tile_parts = tf.function(self._trace_parts, input_signature=[crop, windows, target], autograph=False)
         self._tile_gradient = tf.function(
-            self._trace_gradient, input_signature=[crop, windows, target, weights, tf.TensorSpec([], tf.float32)]
-        )
-        self._pixel_terms = tf.function(self._trace_pixels, input_signature=[crop])
+            self._trace_gradient, input_signature=[crop, windows, target, weights, tf.TensorSpec([], tf.float32)],
+            autograph=False)
+        self._pixel_terms = tf.function(self._trace_pixels, input_signature=[crop], autograph=False)
 
     def _owned_parts(self, crop: tf.Tensor, windows: tf.Tensor, target: tf.Tensor) -> tuple[tuple, tf.Tensor]:
         """The tile's Gram sums ``(C, C)`` per style layer and content squared error, a scalar."""
@@ -578,6 +579,6 @@ class TiledObjective:
         terms = assemble_terms(self._spec, content, style, tv, excursion)
         self._last.keep(image, terms)
         if isinstance(scale, float) and scale == 1.0:
-            return terms["total"], tf.constant(gradient)
+            return terms.total, tf.constant(gradient)
         gradient *= np.float32(scale)
-        return terms["total"] * scale, tf.constant(gradient)
+        return terms.total * scale, tf.constant(gradient)

@@ -13,10 +13,10 @@ shared defaults that each job may override::
     size = 2048                      # any render option
 
 A job's settings are the config's table, overridden by the top-level defaults, overridden by
-the job's table, read as one config (``hires.config.settings_from_dict``). As on the command
-line, an option given above the config replaces that option on every rung of the config's
-ladder, and ``size`` replaces a ``print_size`` from below (and the other way round). Paths
-are relative to the job file's folder.
+the job's table, merged by the same rule as the command line's (``hires.config.merge_layers``):
+an option given above the config replaces that option on every rung of the config's ladder, and
+``size`` replaces a ``print_size`` from below (and the other way round). Paths are relative to
+the job file's folder.
 
 Everything is checked before anything runs. Jobs then run one after another; each holds a
 lock (``hires.locks``) beside its output while it renders, so processes and machines sharing
@@ -38,20 +38,18 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from hires.checkpoint import ForeignState, state_folder
-from hires.config import (RenderSettings, complete_ladder, load_config, read_toml, settings_fields,
-                          settings_from_dict, unknown_field)
+from hires.config import (RenderSettings, load_config, merge_layers, read_toml, settings_fields, settings_from_dict,
+                          unknown_field)
 from hires.devices import MachineOptions
 from hires.errors import HiresError
 from hires.images import side_path
-from hires.ladder import Ladder, Rung, check_ladder
-from hires.locks import (DEFAULT_HEARTBEAT_SECONDS, DEFAULT_STALE_SECONDS, LockedElsewhere, LockLost, hold_lock,
-                         write_text_atomically)
+from hires.ladder import Ladder
+from hires.files import resolve, write_text_atomically
+from hires.locks import DEFAULT_HEARTBEAT_SECONDS, DEFAULT_STALE_SECONDS, LockedElsewhere, LockLost, hold_lock
 
 JOB_FIELDS = ("content", "style", "output", "config")
 SETTINGS_FIELDS = frozenset((set(settings_fields()) - {"ladder"})
                             | ({f.name for f in fields(Ladder)} - {"rungs"}) | {"rung"})
-# Options that a config's rungs may set for themselves and that an option given above replaces.
-_RUNG_OVERRIDES = frozenset({f.name for f in fields(Rung)} & {f.name for f in fields(Ladder)})
 _EXAMPLE = 'e.g. [[job]] with content = "photo.jpg", style = "painting.jpg", output = "out/photo.png"'
 
 DONE, SKIPPED, FAILED, LOCKED = "done", "skipped", "failed", "locked-elsewhere"
@@ -286,36 +284,15 @@ def _path(value: Any, folder: Path, where: str) -> Path:
 
 def _settings(defaults: dict[str, Any], table: dict[str, Any], folder: Path,
               configs: dict[Path, dict[str, Any]], where: str) -> RenderSettings:
-    """The config's table <- the defaults <- the job's table, read as one config, ladder completed."""
+    """The config's table <- the defaults <- the job's table (``hires.config.merge_layers``), read as one config."""
     config = table.get("config", defaults.get("config"))
     base = {} if config is None else _config_table(config, folder, configs, where)
-    merged = _merge([base, defaults, table])
+    merged = merge_layers([{k: v for k, v in layer.items() if k not in JOB_FIELDS} for layer in (base, defaults, table)])
     for name in ("init", "weights"):
         value = merged.get(name)
         if isinstance(value, str) and value.strip() and not (name == "init" and value in ("content", "noise")):
             merged[name] = str(_path(value, folder, f"{where}: {name}"))
-    settings = settings_from_dict(merged, source=where)
-    if settings.print_size is None:  # else the pixels depend on the photograph: render() resolves them
-        settings = complete_ladder(settings, size_px=settings.size, iterations=settings.iterations)
-        check_ladder(settings.ladder, where)
-    return settings
-
-
-def _merge(layers: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Later layers win, as the command line beats a config (see ``hires.cli.build_settings``)."""
-    merged: dict[str, Any] = {}
-    for layer in layers:
-        given = {k: v for k, v in layer.items() if k not in JOB_FIELDS}
-        if "size" in given:
-            merged.pop("print_size", None)
-        if "print_size" in given:
-            merged.pop("size", None)
-        replaced = _RUNG_OVERRIDES & given.keys()
-        if replaced and isinstance(merged.get("rung"), list):
-            merged["rung"] = [{k: v for k, v in rung.items() if k not in replaced} if isinstance(rung, dict) else rung
-                              for rung in merged["rung"]]
-        merged.update(given)
-    return merged
+    return settings_from_dict(merged, source=where)
 
 
 def _config_table(value: Any, folder: Path, configs: dict[Path, dict[str, Any]], where: str) -> dict[str, Any]:
@@ -344,7 +321,7 @@ def _check_distinct(path: Path, jobs: Sequence[BatchJob]) -> None:
     outputs: dict[Path, BatchJob] = {}
     stems: dict[Path, BatchJob] = {}
     for job in jobs:
-        resolved = job.output.resolve()
+        resolved = resolve(job.output)
         if resolved in outputs:
             raise HiresError(f"{path}: jobs {outputs[resolved].number} and {job.number} both write "
                              f"{job.output_text!r}; give each job its own output")
@@ -357,7 +334,7 @@ def _check_distinct(path: Path, jobs: Sequence[BatchJob]) -> None:
                 f"and {stem.name}.state/; give them different names")
         outputs[resolved] = stems[stem] = job
     for job in jobs:
-        sheet = side_path(job.output.resolve(), ".contact.png")
+        sheet = side_path(resolve(job.output), ".contact.png")
         if sheet in outputs:
             raise HiresError(f"{path}: job {job.number}'s contact sheet {sheet.name} is job "
                              f"{outputs[sheet].number}'s output; rename one of them")
@@ -405,12 +382,12 @@ def _check_outputs_are_not_inputs(path: Path, jobs: Sequence[BatchJob]) -> None:
     readers: dict[Path, tuple[int, str]] = {}
     for job in jobs:
         for name, file in _inputs_of(job):
-            readers.setdefault(file.resolve(), (job.number, name))
+            readers.setdefault(resolve(file), (job.number, name))
     for job in jobs:
         for written in (job.output, side_path(job.output, ".contact.png")):
-            if written.resolve() not in readers:
+            if resolve(written) not in readers:
                 continue
-            number, name = readers[written.resolve()]
+            number, name = readers[resolve(written)]
             if written.exists():
                 raise HiresError(f"{path}: job {job.number} would write {written}, which is job {number}'s "
                                  f"{name}; the picture would be replaced. Give job {job.number} another output")
@@ -486,7 +463,7 @@ def run_batch(
     Raises:
         HiresError: when the summary cannot be written before the first job.
     """
-    from hires.render import RenderInterrupted
+    from hires.stopping import RenderInterrupted
     from hires.stopping import raise_if_stopped
 
     log = log or (lambda text: None)
@@ -576,7 +553,7 @@ def check_plans(jobs: Sequence[BatchJob], *, job_file: Path, overwrite: bool, ma
         HiresError: naming the job file, the job and the problem.
     """
     from core.errors import CoreError
-    from hires.render import prepare
+    from hires.plan import make_plan
 
     now = time.time()
 
@@ -591,7 +568,7 @@ def check_plans(jobs: Sequence[BatchJob], *, job_file: Path, overwrite: bool, ma
         if left_to_others(job):
             continue
         try:
-            prepare(_render_job(job, overwrite=overwrite, machine=machine))
+            make_plan(_render_job(job, overwrite=overwrite, machine=machine), look_for_state=False)
         except (HiresError, CoreError) as exc:
             if left_to_others(job):  # taken or finished while this process planned it
                 continue
@@ -600,7 +577,7 @@ def check_plans(jobs: Sequence[BatchJob], *, job_file: Path, overwrite: bool, ma
 
 def _render_job(job: BatchJob, *, overwrite: bool, machine: MachineOptions, guard=lambda: None):
     """The RenderJob of a batch job: the same for its planning and its render."""
-    from hires.render import RenderJob
+    from hires.job import RenderJob
 
     unfinished = state_folder(job.output).is_dir() and job.output.exists()
     return RenderJob(job.content, job.styles, job.output, job.settings, overwrite=overwrite or unfinished,
@@ -619,7 +596,8 @@ def _attempt_job(job: BatchJob, outcome: JobOutcome, clock: float, *, overwrite:
                  run_started: float, reporter_for: Callable[[], Any] | None, log: Callable[[str], None],
                  lock_options: dict[str, float], checkpoint_seconds: float, machine: MachineOptions) -> None:
     from core.errors import CoreError
-    from hires.render import SilentReporter, render
+    from hires.job import SilentReporter
+    from hires.render import render
 
     outcome.status = "running"
 

@@ -34,8 +34,10 @@ from hires.demo_images import draw_demo_content, draw_demo_style
 from hires.errors import HiresError
 from hires.flops import count_flops
 from hires.ladder import Rung, rung_shape
-from hires.render import (RenderJob, SilentReporter, choose_backbone, loss_spec, plan_ladder, render, resize,
-                          to_tensor)
+from hires.inputs import resize, to_tensor
+from hires.job import RenderJob, SilentReporter
+from hires.plan import choose_backbone, loss_spec, plan_ladder
+from hires.render import render  # the ladder comparison times the loop itself
 
 # The demo pictures' own shape (hires demo draws them at 512 x 384): the bench keeps their aspect.
 _DEMO_HEIGHT_PX, _DEMO_WIDTH_PX = 384, 512
@@ -97,7 +99,7 @@ class _TimedReporter(SilentReporter):
 
     def chunk(self, plan, progress: Progress) -> None:
         if plan.index == self.top_index:
-            self.points.append((self.offset + progress.seconds, progress.terms["total"]))
+            self.points.append((self.offset + progress.seconds, progress.terms.total))
 
 
 def _run_curve(name: str, job: RenderJob, top_index: int) -> Curve:
@@ -127,7 +129,7 @@ def losses_at_size(content: Path, style: Path, pictures: Sequence[Path], setting
                               [resize(to_tensor(painting), *plan.style_shapes[0])])
     loss_function = make_loss_function(extractor, spec, targets)
     shrunk = (resize(to_tensor(images.read_image(picture)), plan.height, plan.width) for picture in pictures)
-    return tuple(float(loss_function(image)["total"]) for image in shrunk)
+    return tuple(float(loss_function(image).total) for image in shrunk)
 
 
 def compare_ladder_to_single(
@@ -242,7 +244,7 @@ class OptimizerComparison:
 
     Evaluations count value-and-gradient calls as ``OptimizeResult.evaluations`` does (L-BFGS's
     include the one at the start); each optimiser's one extra call to choose its gradient scale
-    is in neither. Totals are ``OptimizeResult.terms["total"]``; seconds include tracing.
+    is in neither. Totals are ``OptimizeResult.terms.total``; seconds include tracing.
     """
 
     long_edge_px: int
@@ -434,7 +436,7 @@ def compare_optimizers(problem: BenchProblem, *, iterations: int, adam_preset: s
     """Runs L-BFGS for ``iterations``, then Adam for as many steps as L-BFGS used evaluations."""
     height, width = problem.shape
     loss_function = make_loss_function(problem.extractor, problem.spec, problem.targets)
-    initial = float(loss_function(problem.content)["total"])
+    initial = float(loss_function(problem.content).total)
     start = time.perf_counter()
     lbfgs = minimize_lbfgs(loss_function, problem.content, iterations=iterations, chunk_iterations=iterations)
     lbfgs_seconds = time.perf_counter() - start
@@ -444,8 +446,8 @@ def compare_optimizers(problem: BenchProblem, *, iterations: int, adam_preset: s
     adam_seconds = time.perf_counter() - start
     return OptimizerComparison(
         problem.long_edge_px, height, width, initial, lbfgs.iterations, lbfgs.evaluations,
-        lbfgs.evaluations / max(lbfgs.iterations, 1), lbfgs.terms["total"], lbfgs_seconds,
-        adam_preset, adam.iterations, adam.evaluations, adam.terms["total"], adam_seconds)
+        lbfgs.evaluations / max(lbfgs.iterations, 1), lbfgs.terms.total, lbfgs_seconds,
+        adam_preset, adam.iterations, adam.evaluations, adam.terms.total, adam_seconds)
 
 
 def compare_tiling(problem: BenchProblem, backbone: Backbone, untiled: EvaluationTiming, *, stride: int,

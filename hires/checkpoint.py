@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from hires.errors import HiresError
+from hires.files import make_folders, remove_empty, write_atomically
 from hires.images import side_path
 
 FORMAT_VERSION = 1
@@ -124,20 +123,28 @@ def write_checkpoint(folder: Path, checkpoint: Checkpoint) -> None:
 
     Raises:
         HiresError: when the file system refuses (no space, no permission); the previous
-            checkpoint, if any, is left as it was.
+            checkpoint, if any, is left as it was, and a folder this call created is removed.
     """
+    had_one = (folder / CHECKPOINT_NAME).is_file()
+    try:
+        created = make_folders(folder)
+    except OSError as exc:
+        raise _refused(folder, exc, had_one) from exc
     try:
         _write(folder, checkpoint)
     except OSError as exc:
-        reason = exc.strerror or str(exc)
-        raise HiresError(
-            f"cannot write the checkpoint in {folder} ({reason}), so the render stopped. Free some "
-            "space or fix the folder's permissions, then run the same command: it resumes from the "
-            "last checkpoint written.") from exc
+        remove_empty(created)
+        raise _refused(folder, exc, had_one) from exc
+
+
+def _refused(folder: Path, exc: OSError, had_one: bool) -> HiresError:
+    then = ("it resumes from the last checkpoint written" if had_one
+            else "no checkpoint had been written yet, so it starts afresh")
+    return HiresError(f"cannot write the checkpoint in {folder} ({exc.strerror or exc}), so the render stopped. "
+                      f"Free some space or fix the folder's permissions, then run the same command: {then}.")
 
 
 def _write(folder: Path, checkpoint: Checkpoint) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
     arrays: dict[str, np.ndarray] = {
         "meta": np.asarray(json.dumps({"version": FORMAT_VERSION, "digest": checkpoint.digest,
                                        "rung": checkpoint.rung, "histories": checkpoint.histories,
@@ -147,16 +154,7 @@ def _write(folder: Path, checkpoint: Checkpoint) -> None:
         arrays["start_image"] = checkpoint.start_image
     for name, value in (checkpoint.optimizer or {}).items():
         arrays[f"optimizer/{name}"] = value
-    handle, temporary = tempfile.mkstemp(prefix=".checkpoint-", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            np.savez(stream, **arrays)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, folder / CHECKPOINT_NAME)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_atomically(folder / CHECKPOINT_NAME, lambda stream: np.savez(stream, **arrays))
 
 
 def read_checkpoint(folder: Path) -> Checkpoint | None:

@@ -10,17 +10,20 @@ import functools
 import os
 import sys
 import tempfile
-from dataclasses import fields, replace
-from enum import Enum
+from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Callable, Optional
+from typing import Annotated, Callable, Literal, Optional
 
 # Before TensorFlow is imported anywhere: keep its start-up chatter off the user's terminal.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import typer
 
+from core.choices import ADAM_PRESETS, POOLINGS, PRECISIONS
+from hires.colour import PRESERVE_COLORS
+from hires.config import BACKBONE_CHOICES
 from hires.errors import HiresError
+from hires.ladder import OPTIMIZERS, UPSAMPLE_METHODS
 from hires.stopping import silence_tensorflow
 
 app = typer.Typer(
@@ -32,39 +35,43 @@ app = typer.Typer(
 )
 
 
-class BackboneChoice(str, Enum):
-    auto = "auto"
-    vgg19 = "vgg19"
-    vgg16_hed = "vgg16-hed"
-    tiny = "tiny"
+def _print_version(given: bool) -> None:
+    if given:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"hires {version('hires')}")
+        except PackageNotFoundError:  # run from a checkout that was never installed
+            typer.echo("hires (not installed: no version recorded)")
+        raise typer.Exit()
 
 
-class OptimizerChoice(str, Enum):
-    lbfgs = "lbfgs"
-    adam = "adam"
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """Render photographs in the style of paintings at print sizes (Gatys et al. 2016, coarse to fine)."""
 
 
-class PoolingChoice(str, Enum):
-    avg = "avg"
-    max = "max"
+# Each set of choices is defined once, by the module that owns it (checked there too); the
+# command line offers the same tuples.
+Backbone = Literal[BACKBONE_CHOICES]
+Optimizer = Literal[OPTIMIZERS]
+Pooling = Literal[POOLINGS]
+Precision = Literal[PRECISIONS]
+Preserve = Literal[PRESERVE_COLORS]
+Upsample = Literal[UPSAMPLE_METHODS]
+AdamPreset = Literal[tuple(ADAM_PRESETS)]
 
-
-class PrecisionChoice(str, Enum):
-    float32 = "float32"
-    bfloat16 = "bfloat16"
-
-
-class PreserveChoice(str, Enum):
-    none = "none"
-    luminance = "luminance"
-    histogram = "histogram"
-
-
-class UpsampleChoice(str, Enum):
-    bicubic = "bicubic"
-    bilinear = "bilinear"
-    lanczos3 = "lanczos3"
-    nearest = "nearest"
+# The options about the machine and the run, which render and batch share (never in configs).
+DevicesOption = Annotated[str, typer.Option(help="Devices: all (every GPU, else the CPU), cpu, gpu, GPU indices such as 0,1, or names such as /gpu:0,/gpu:1. Several devices share each rung's tiles; TF_CONFIG spreads them over hosts.")]
+MemoryOption = Annotated[Optional[float], typer.Option(help="Memory of each device in GiB, instead of what the machine reports; the planner tiles rungs to fit it.")]
+TileOption = Annotated[Optional[int], typer.Option(help="Force tiles of this side (px) on every rung larger than it. [default: the planner's choice]")]
+XlaOption = Annotated[bool, typer.Option("--xla/--no-xla", help="Compile whole-image evaluations with XLA (rungs of 256x192 px or more).")]
+CheckpointOption = Annotated[float, typer.Option(help="Minutes between checkpoints within a rung (one is also written at the end of every rung and on SIGTERM/Ctrl-C).")]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")]
+WeightsOption = Annotated[Optional[Path], typer.Option(help="VGG19 weights file (or set HIRES_VGG19_WEIGHTS).")]
 
 
 def import_tensorflow_quietly() -> None:
@@ -90,7 +97,7 @@ def import_tensorflow_quietly() -> None:
 
 
 def user_errors(command: Callable | None = None, *, resumable: bool = True) -> Callable:
-    """Turns a HiresError or CoreError into one line on stderr and exit status 2.
+    """Turns a HiresError or CoreError (or an OSError on a path) into one line on stderr and exit status 2.
 
     ``resumable``: whether an interrupted run keeps a checkpoint to resume (renders, batches),
     and the interrupt's message says so; a benchmark starts afresh every time.
@@ -118,12 +125,17 @@ def user_errors(command: Callable | None = None, *, resumable: bool = True) -> C
         except (HiresError, CoreError) as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from None
+        except OSError as exc:  # a path the system refused where no check foresaw it: still one line
+            if exc.filename is None:
+                raise
+            typer.echo(f"error: {exc.filename}: {exc.strerror or exc}; check the path", err=True)
+            raise typer.Exit(2) from None
         except KeyboardInterrupt as exc:
             silence_tensorflow()
             typer.echo(f"interrupted{after(exc, bool(kwargs.get('restart')))}", err=True)
             raise typer.Exit(130) from None
         except BaseException as exc:
-            from hires.render import RenderInterrupted
+            from hires.stopping import RenderInterrupted
 
             if not isinstance(exc, RenderInterrupted):
                 raise
@@ -136,49 +148,30 @@ def user_errors(command: Callable | None = None, *, resumable: bool = True) -> C
 
 def _reporter(quiet: bool):
     from hires.display import PlainReporter, RichReporter
-    from hires.render import SilentReporter
+    from hires.job import SilentReporter
 
     if quiet:
         return SilentReporter()
     return RichReporter() if sys.stderr.isatty() else PlainReporter()
 
 
-def _value(option):
-    return option.value if isinstance(option, Enum) else option
-
-
 def build_settings(config: Path | None, size: int | None, iterations: int | None, **overrides):
-    """Defaults, then the config, then the command line; command-line weights beat rung overrides."""
-    from hires.config import (RenderSettings, check_settings, complete_ladder, load_config, parse_blend,
-                              parse_style_layers)
-    from hires.ladder import Ladder, Rung, check_ladder
+    """The settings of a render: the config's table, then the command line's options
+    (``hires.config.merge_layers``: the one rule the batch's job files follow too).
 
-    settings = load_config(config) if config is not None else RenderSettings(ladder=Ladder(rungs=()))
-    given_sizes = {k: v for k, v in (("size", size), ("iterations", iterations)) if v is not None}
-    if "size" in given_sizes:
-        settings = replace(settings, print_size=None)  # the command line's size beats the config's print
-    if overrides.get("print_size") is not None:
-        settings = replace(settings, size=None)
-    settings = replace(settings, **given_sizes)
-    ladder = settings.ladder
-    given = {name: _value(value) for name, value in overrides.items() if value is not None}
-    ladder_fields = {f.name for f in fields(type(ladder))} - {"rungs"}
-    rung_fields = {f.name for f in fields(Rung)}
-    for name in ladder_fields & given.keys():
-        ladder = replace(ladder, **{name: given[name]})
-        if name in rung_fields:
-            ladder = replace(ladder, rungs=tuple(replace(r, **{name: None}) for r in ladder.rungs))
-    settings_values = {k: v for k, v in given.items() if k not in ladder_fields}
-    if "style_blend" in settings_values:
-        settings_values["style_blend"] = parse_blend(settings_values["style_blend"], "--style-blend")
-    if "style_layers" in settings_values:
-        settings_values["style_layers"] = parse_style_layers(settings_values["style_layers"])
-    settings = replace(settings, ladder=ladder, **settings_values)
-    check_settings(settings, "the command line")
-    if settings.print_size is None:  # else the print's pixels depend on the photograph: see resolve_ladder
-        settings = complete_ladder(settings, size_px=settings.size, iterations=settings.iterations)
-        check_ladder(settings.ladder, "the command line")
-    return settings
+    An option left out (None) is not given. The ladder is completed later, once the
+    photograph's size is known (``hires.config.final_ladder``).
+    """
+    from hires.config import parse_blend, parse_style_layers, read_toml, settings_from_layers
+
+    layers = [] if config is None else [(read_toml(config, f"config {config}"), f"config {config}")]
+    given = {"size": size, "iterations": iterations, **overrides}
+    table = {name: value for name, value in given.items() if value is not None}
+    if "style_layers" in table:  # text on the command line: read here, so that errors name the option
+        table["style_layers"] = parse_style_layers(table["style_layers"])
+    if "style_blend" in table:
+        table["style_blend"] = parse_blend(table["style_blend"], "--style-blend")
+    return settings_from_layers([*layers, (table, "the command line")])
 
 
 @app.command()
@@ -190,39 +183,39 @@ def render(
     config: Annotated[Optional[Path], typer.Option("--config", "-c", help="A ladder config (TOML), e.g. configs/quick.toml.")] = None,
     size: Annotated[Optional[int], typer.Option(help="Long edge of the result in pixels, each side rounded to a multiple of the backbone's stride (16 px; --print gives exact pixels); ends the ladder. [default: 512, or the config's last rung]")] = None,
     iterations: Annotated[Optional[int], typer.Option(help="Iterations of the last rung.")] = None,
-    backbone: Annotated[Optional[BackboneChoice], typer.Option(help="Feature network; auto takes vgg19 when its weights are here, else vgg16-hed. [default: auto]")] = None,
-    weights: Annotated[Optional[Path], typer.Option(help="VGG19 weights file (or set HIRES_VGG19_WEIGHTS).")] = None,
+    backbone: Annotated[Optional[Backbone], typer.Option(help="Feature network; auto takes vgg19 when its weights are here, else vgg16-hed. [default: auto]")] = None,
+    weights: WeightsOption = None,
     content_weight: Annotated[Optional[float], typer.Option(help="Weight of the content term. [default: 1]")] = None,
     style_weight: Annotated[Optional[float], typer.Option(help="Weight of the style term. [default: 10]")] = None,
     tv_weight: Annotated[Optional[float], typer.Option(help="Weight of total variation (smoothness). [default: 0]")] = None,
     style_scale: Annotated[Optional[float], typer.Option(help="Style image's long edge relative to each rung's. [default: 1]")] = None,
     style_blend: Annotated[Optional[str], typer.Option(help="Weights of several styles, e.g. 0.7,0.3. [default: equal]")] = None,
     init: Annotated[Optional[str], typer.Option(help="First rung's start: content, noise, or an image path. [default: content]")] = None,
-    optimizer: Annotated[Optional[OptimizerChoice], typer.Option(help="lbfgs (the paper's) or adam. [default: lbfgs]")] = None,
-    adam_preset: Annotated[Optional[str], typer.Option(help="Adam's settings: seed-report or standard. [default: seed-report]")] = None,
+    optimizer: Annotated[Optional[Optimizer], typer.Option(help="lbfgs (the paper's) or adam. [default: lbfgs]")] = None,
+    adam_preset: Annotated[Optional[AdamPreset], typer.Option(help="Adam's settings. [default: seed-report]")] = None,
     correction_pairs: Annotated[Optional[int], typer.Option(help="L-BFGS history length. [default: 10]")] = None,
     tolerance: Annotated[Optional[float], typer.Option(help="Stop an L-BFGS rung when an iteration improves the loss by less than this fraction (Adam rungs run every iteration). [default: 0, run every iteration]")] = None,
     content_layer: Annotated[Optional[str], typer.Option(help="Layer of the content term. [default: block4_conv2]")] = None,
     style_layers: Annotated[Optional[str], typer.Option(help="Layers of the style term with weights, e.g. block1_conv1:1,block3_conv1:0.5 (weight 1 when omitted). [default: block1_conv1 ... block5_conv1, equal]")] = None,
-    pooling: Annotated[Optional[PoolingChoice], typer.Option(help="avg (the paper's) or max. [default: avg]")] = None,
-    upsample: Annotated[Optional[UpsampleChoice], typer.Option(help="How a rung's result is enlarged for the next. [default: bicubic]")] = None,
-    precision: Annotated[Optional[PrecisionChoice], typer.Option(help="The network's arithmetic: float32, or bfloat16 (mixed precision, for GPUs with bfloat16 tensor cores; Gram matrices, losses and L-BFGS stay float32). [default: float32]")] = None,
+    pooling: Annotated[Optional[Pooling], typer.Option(help="avg (the paper's) or max. [default: avg]")] = None,
+    upsample: Annotated[Optional[Upsample], typer.Option(help="How a rung's result is enlarged for the next. [default: bicubic]")] = None,
+    precision: Annotated[Optional[Precision], typer.Option(help="The network's arithmetic: float32, or bfloat16 (mixed precision, for GPUs with bfloat16 tensor cores; Gram matrices, losses and L-BFGS stay float32). [default: float32]")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Seed of the noise initial image. [default: 0]")] = None,
     print_size: Annotated[Optional[str], typer.Option("--print", help="Print size, e.g. 24x36in, 50x70cm, 210x297mm: the photograph is fitted inside (the box turned to its orientation) at --dpi.")] = None,
     dpi: Annotated[Optional[float], typer.Option(help="Dots per inch for --print, written into the file. [default: 300 with --print]")] = None,
     bit_depth: Annotated[Optional[int], typer.Option(help="8 or 16 bits per sample (16: .png, .tif). [default: 8]")] = None,
     jpeg_quality: Annotated[Optional[int], typer.Option(help="Quality of .jpg and .webp outputs, 1-100. [default: 95]")] = None,
-    preserve_colors: Annotated[Optional[PreserveChoice], typer.Option(help="Keep the photograph's colours: luminance (transfer on luminance only) or histogram (recolour the painting first). [default: none]")] = None,
+    preserve_colors: Annotated[Optional[Preserve], typer.Option(help="Keep the photograph's colours: luminance (transfer on luminance only) or histogram (recolour the painting first). [default: none]")] = None,
     max_input_megapixels: Annotated[Optional[float], typer.Option(help="Refuse larger input images (a 100-megapixel scan reads; each megapixel takes 12 MB). [default: 250]")] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing output.")] = False,
     restart: Annotated[bool, typer.Option("--restart", help="Discard the state folder of an unfinished render of this output and start afresh.")] = False,
-    checkpoint_minutes: Annotated[float, typer.Option(help="Minutes between checkpoints within a rung (one is also written at the end of every rung and on SIGTERM/Ctrl-C).")] = 5.0,
-    devices: Annotated[str, typer.Option(help="Devices: all (every GPU, else the CPU), cpu, gpu, GPU indices such as 0,1, or names such as /gpu:0,/gpu:1. Several devices share each rung's tiles; TF_CONFIG spreads them over hosts.")] = "all",
-    memory_gb: Annotated[Optional[float], typer.Option(help="Memory of each device in GiB, instead of what the machine reports; the planner tiles rungs to fit it.")] = None,
-    tile_px: Annotated[Optional[int], typer.Option(help="Force tiles of this side (px) on every rung larger than it. [default: the planner's choice]")] = None,
-    xla: Annotated[bool, typer.Option("--xla/--no-xla", help="Compile whole-image evaluations with XLA (on this CPU: 0.7x the time and memory at 1024 px).")] = True,
-    plan: Annotated[bool, typer.Option("--plan", help="Print the ladder that would run, and render nothing.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+    checkpoint_minutes: CheckpointOption = 5.0,
+    devices: DevicesOption = "all",
+    memory_gb: MemoryOption = None,
+    tile_px: TileOption = None,
+    xla: XlaOption = True,
+    plan: Annotated[bool, typer.Option("--plan", help="Print what would run (rungs, memory, time) and render nothing.")] = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Render CONTENT in the style of STYLES, climbing the ladder of sizes to --size."""
     # A quoted ~ (--output='~/x.png') reaches us unexpanded; every path is expanded once, here,
@@ -238,11 +231,11 @@ def render(
         content_weight=content_weight, style_weight=style_weight, tv_weight=tv_weight,
         style_scale=style_scale, style_blend=style_blend, init=init, optimizer=optimizer,
         adam_preset=adam_preset, correction_pairs=correction_pairs, tolerance=tolerance,
-        content_layer=content_layer, style_layers=style_layers,
-        pooling=pooling, precision=precision, upsample=upsample, seed=seed, print_size=print_size, dpi=dpi, bit_depth=bit_depth,
+        content_layer=content_layer, style_layers=style_layers, pooling=pooling, precision=precision,
+        upsample=upsample, seed=seed, print_size=print_size, dpi=dpi, bit_depth=bit_depth,
         jpeg_quality=jpeg_quality, preserve_colors=preserve_colors, max_input_megapixels=max_input_megapixels)
     from hires.devices import MachineOptions
-    from hires.render import RenderJob
+    from hires.job import RenderJob
 
     machine = MachineOptions(devices=devices, memory_gb=memory_gb, tile_px=tile_px, xla=xla)
     job = RenderJob(content, tuple(styles), output, settings, overwrite=overwrite, machine=machine)
@@ -283,50 +276,60 @@ def _pairs(plan) -> str:
 
 
 def _print_plan(job, *, restart: bool = False) -> None:
-    from hires.render import prepare, resume_note
+    from hires.display import format_seconds
+    from hires.plan import make_plan
+    from hires.speed import DAY_SECONDS
 
     # What render does before its first rung, checks included, so that a printed plan is one it runs.
-    ready = prepare(job)
-    note = resume_note(ready, restart=restart)
-    plans, target = ready.plans, ready.inputs.target
+    ready = make_plan(job, restart=restart)
     typer.echo(ready.why)
+    for note in ready.inputs.notes:
+        typer.echo(note)
     typer.echo(ready.devices.description)
-    if target is not None:
-        typer.echo(target.description)
+    if ready.target is not None:
+        typer.echo(ready.target.description)
     typer.echo(f"{'rung':>4}  {'size':>11}  {'iterations':>10}  {'optimizer':>9}  {'pairs':>5}  "
-               f"{'evaluation':>18}  {'memory':>10}")
-    for p in plans:
+               f"{'evaluation':>18}  {'memory':>10}  {'time':>7}")
+    for p, seconds in zip(ready.rungs, ready.seconds):
         how = "whole image" if p.memory.tile_px is None else f"{p.memory.tiles} tiles of {p.memory.tile_px}"
         typer.echo(f"{p.index + 1:>4}  {p.width:>5}x{p.height:<5}  {p.rung.iterations:>10}  "
                    f"{p.rung.optimizer:>9}  {_pairs(p):>5}  {how:>18}  "
-                   f"{p.memory_bytes / 2**30:>6.2f} GiB")
+                   f"{p.memory_bytes / 2**30:>6.2f} GiB  {format_seconds(seconds):>7}")
         if p.memory.note:
             typer.echo(f"      rung {p.index + 1}: {p.memory.note}")
+    total = sum(ready.seconds)
+    typer.echo(f"time: about {format_seconds(total)} in all, from {ready.rate_source}")
+    if total > DAY_SECONDS:
+        typer.echo(f"warning: this render would take about {total / DAY_SECONDS:.1f} days on this machine. "
+                   "A GPU (--devices), fewer iterations on the largest rungs (a config), or a smaller "
+                   "--size, --print or --dpi shortens it; it checkpoints, so it may also be stopped and "
+                   "resumed.")
     typer.echo(f"each rung keeps the photograph's aspect ratio, sides rounded to multiples of "
-               f"{plans[0].stride} px (the backbone's total stride)")
-    if note:
-        typer.echo(note)
+               f"{ready.rungs[0].stride} px (the backbone's total stride)")
+    if ready.resume.would:
+        typer.echo(ready.resume.would)
 
 
 @app.command()
 @user_errors
 def demo(
-    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the picture.")] = Path("hires-demo.png"),
-    backbone: Annotated[BackboneChoice, typer.Option(help="Feature network.")] = BackboneChoice.auto,
-    weights: Annotated[Optional[Path], typer.Option(help="VGG19 weights file (or set HIRES_VGG19_WEIGHTS).")] = None,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing output.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Where to write the picture. [default: hires-demo.png, replaced by each run of the demo]", show_default=False)] = None,
+    backbone: Annotated[Backbone, typer.Option(help="Feature network.")] = "auto",
+    weights: WeightsOption = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing output named with -o.")] = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Render a built-in example (pictures drawn in code; no network, no files needed)."""
     from hires import images
     from hires.config import check_settings
     from hires.demo_images import draw_demo_content, draw_demo_style
-    from hires.render import RenderJob
+    from hires.job import RenderJob
+    from hires.outputs import contact_sheet_path, rungs_folder
 
-    output = output.expanduser()
+    # Its own default output is the demo's to replace: the README's first command runs twice.
+    output, overwrite = (DEMO_OUTPUT, True) if output is None else (output.expanduser(), overwrite)
     images.check_output_path(output, overwrite=overwrite)
-    settings = replace(demo_settings(), backbone=backbone.value,
-                       weights=str(weights.expanduser()) if weights else None)
+    settings = replace(demo_settings(), backbone=backbone, weights=str(weights.expanduser()) if weights else None)
     check_settings(settings, "the command line")
     with tempfile.TemporaryDirectory(prefix="hires-demo-") as folder:
         content, style = Path(folder) / "content.png", Path(folder) / "style.png"
@@ -334,6 +337,11 @@ def demo(
         images.write_image(style, draw_demo_style(512, 384))
         _run(RenderJob(content, (style,), output, settings, overwrite=overwrite), quiet)
     typer.echo(f"the demo's picture is at {output.resolve()}")
+    typer.echo(f"its contact sheet (the inputs, every rung and its loss curve): {contact_sheet_path(output).resolve()}")
+    typer.echo(f"each rung's picture: {rungs_folder(output).resolve()}/")
+
+
+DEMO_OUTPUT = Path("hires-demo.png")
 
 
 def demo_settings():
@@ -354,11 +362,11 @@ def batch(
     restart: Annotated[bool, typer.Option("--restart", help="Start unfinished jobs over instead of continuing from their saved state.")] = False,
     summary: Annotated[Optional[Path], typer.Option(help="Where to write the JSON summary. Default: beside the job file, JOBS.summary.json (JOBS.shard-I-of-N.summary.json for a shard).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display (job lines and the summary still print).")] = False,
-    checkpoint_minutes: Annotated[float, typer.Option(help="Minutes between checkpoints within a rung (one is also written at the end of every rung and on SIGTERM/Ctrl-C).")] = 5.0,
-    devices: Annotated[str, typer.Option(help="Devices: all (every GPU, else the CPU), cpu, gpu, GPU indices such as 0,1, or names such as /gpu:0,/gpu:1. Several devices share each rung's tiles; TF_CONFIG spreads them over hosts.")] = "all",
-    memory_gb: Annotated[Optional[float], typer.Option(help="Memory of each device in GiB, instead of what the machine reports; the planner tiles rungs to fit it.")] = None,
-    tile_px: Annotated[Optional[int], typer.Option(help="Force tiles of this side (px) on every rung larger than it. [default: the planner's choice]")] = None,
-    xla: Annotated[bool, typer.Option("--xla/--no-xla", help="Compile whole-image evaluations with XLA (on this CPU: 0.7x the time and memory at 1024 px).")] = True,
+    checkpoint_minutes: CheckpointOption = 5.0,
+    devices: DevicesOption = "all",
+    memory_gb: MemoryOption = None,
+    tile_px: TileOption = None,
+    xla: XlaOption = True,
 ) -> None:
     """Render every job of JOB_FILE in turn; several processes or machines may share one job file.
 
@@ -415,10 +423,16 @@ def _print_batch_summary(result, summary_file: Path) -> None:
                           ("seconds", "right"), ("message", "left")):
         table.add_column(name, justify=justify, overflow="fold")
     colours = {"done": "green", "failed": "red", "locked-elsewhere": "yellow"}
+    advice = ""
     for o in result.outcomes:
         status = f"[{colours[o.status]}]{o.status}[/]" if o.status in colours else o.status
-        table.add_row(str(o.job), escape(o.output), status, f"{o.seconds:.0f}", escape(o.message))
+        message = o.message
+        if o.status == "locked-elsewhere" and "; " in message:  # the advice, once below the table
+            message, advice = message.split("; ", 1)
+        table.add_row(str(o.job), escape(o.output), status, f"{o.seconds:.0f}", escape(message))
     Console().print(table)
+    if advice:
+        typer.echo(f"locked-elsewhere: {advice}")
     counts = ", ".join(f"{n} {status}" for status, n in result.counts().items())
     typer.echo(f"{counts}; summary in {summary_file}")
 
@@ -431,13 +445,13 @@ app.add_typer(bench_app, name="bench")
 @user_errors(resumable=False)
 def bench(
     ctx: typer.Context,
-    backbone: Annotated[BackboneChoice, typer.Option(help="Feature network; auto takes vgg19 when its weights are here, else vgg16-hed.")] = BackboneChoice.auto,
-    weights: Annotated[Optional[Path], typer.Option(help="VGG19 weights file (or set HIRES_VGG19_WEIGHTS).")] = None,
+    backbone: Annotated[Backbone, typer.Option(help="Feature network; auto takes vgg19 when its weights are here, else vgg16-hed.")] = "auto",
+    weights: WeightsOption = None,
     sizes: Annotated[str, typer.Option(help="Long edges in pixels to time, comma-separated (the demo picture, 4:3, sides rounded to the backbone's stride).")] = "256,512",
     iterations: Annotated[int, typer.Option(help="L-BFGS iterations of the L-BFGS/Adam comparison, at the smallest size.")] = 20,
     repeats: Annotated[int, typer.Option(help="Warm evaluations timed per size (the median is reported); the first, compiling call is timed apart.")] = 5,
     xla: Annotated[bool, typer.Option("--xla/--no-xla", help="Compile the timed whole-image evaluations with XLA, as render --xla does.")] = False,
-    precision: Annotated[PrecisionChoice, typer.Option(help="The network's arithmetic, as render --precision.")] = PrecisionChoice.float32,
+    precision: Annotated[Precision, typer.Option(help="The network's arithmetic, as render --precision.")] = "float32",
     json_output: Annotated[bool, typer.Option("--json", help="Print the report as one JSON document on stdout instead of the table (progress still goes to stderr).")] = False,
     json_file: Annotated[Optional[Path], typer.Option(help="Also write the JSON document to this file.")] = None,
 ) -> None:
@@ -457,11 +471,11 @@ def bench(
 
     from hires.bench import parse_sizes, run_bench
     from hires.config import check_settings, default_settings
-    from hires.render import choose_backbone, loss_spec
+    from hires.plan import choose_backbone, loss_spec
 
     chosen_sizes = parse_sizes(sizes)
-    settings = replace(default_settings(), backbone=backbone.value, weights=str(weights) if weights else None,
-                       precision=precision.value)
+    settings = replace(default_settings(), backbone=backbone, weights=str(weights) if weights else None,
+                       precision=precision)
     check_settings(settings, "the command line")
     if json_file is not None:
         _check_writable(json_file, "--json-file")
@@ -476,6 +490,21 @@ def bench(
         _print_bench(report)
     if json_file is not None:
         _write_text(json_file, document + "\n")
+    _record_rate(report, xla)
+
+
+def _record_rate(report, xla: bool) -> None:
+    """Keeps the measured rate for --plan's time estimates (a failure to keep it is only told)."""
+    from hires import speed
+
+    key = speed.machine_key(report.backbone, report.precision, xla, "GPU" if report.machine.gpus else "CPU")
+    points = [(t.height_px * t.width_px, t.gflops_per_second * 1e9) for t in report.sizes]
+    try:
+        path = speed.record(key, points, note=f"hires bench on {report.device}")
+    except OSError as exc:
+        typer.echo(f"warning: the measured rate could not be kept for --plan ({exc})", err=True)
+        return
+    typer.echo(f"rate kept for --plan's time estimates in {path}", err=True)
 
 
 def _refuse_bench_options(ctx: typer.Context) -> None:
@@ -500,7 +529,7 @@ def _check_writable(path: Path, option: str) -> None:
 
 def _write_text(path: Path, text: str) -> None:
     """Writes a report whole or not at all, as every other file hires writes."""
-    from hires.locks import write_text_atomically
+    from hires.files import write_text_atomically
 
     try:
         write_text_atomically(path, text)
@@ -580,7 +609,7 @@ def bench_ladder(
     top_iterations: Annotated[int, typer.Option(help="Iterations of each later rung of the ladder.")] = 30,
     ladder_rungs: Annotated[Optional[str], typer.Option("--ladder", help="The ladder's rungs as PX:ITERATIONS, e.g. 128:100,256:30,512:20 (the last is the target; replaces --size, --first-iterations and --top-iterations).")] = None,
     chunk_iterations: Annotated[int, typer.Option(help="Iterations between the loss readings of both curves.")] = 10,
-    backbone: Annotated[BackboneChoice, typer.Option(help="Feature network.")] = BackboneChoice.vgg16_hed,
+    backbone: Annotated[Backbone, typer.Option(help="Feature network.")] = "vgg16-hed",
     json_path: Annotated[Optional[Path], typer.Option("--json", help="Also write the curves as JSON here.")] = None,
     pictures: Annotated[Optional[Path], typer.Option("--pictures", help="Keep both finished pictures in this folder, as single.png and ladder.png.")] = None,
 ) -> None:
@@ -596,7 +625,7 @@ def bench_ladder(
     rungs = (default_rungs(size, iterations=first_iterations, upper_iterations=top_iterations)
              if ladder_rungs is None else _parse_rungs(ladder_rungs))
     size = rungs[-1].long_edge_px
-    settings = replace(default_settings(), backbone=backbone.value, chunk_iterations=chunk_iterations)
+    settings = replace(default_settings(), backbone=backbone, chunk_iterations=chunk_iterations)
     check_settings(settings, "the command line")  # --chunk-iterations 0 would never advance
     for option, value in (("--single-iterations", single_iterations), ("--first-iterations", first_iterations),
                           ("--top-iterations", top_iterations)):
@@ -613,7 +642,7 @@ def bench_ladder(
             folder=pictures or Path(folder))
     target = single.losses[-1]
     reached = ladder.time_to_reach(target)
-    typer.echo(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; backbone {backbone.value}")
+    typer.echo(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; backbone {backbone}")
     typer.echo(f"ladder {' -> '.join(str(r.long_edge_px) for r in rungs)} px vs one {size} px rung")
     for curve in (single, ladder):
         typer.echo(f"  {curve.name:>6}: loss at {size} px {curve.losses[-1]:.4g} after {curve.seconds[-1]:.0f} s "

@@ -1,4 +1,4 @@
-"""Render settings: defaults, then a TOML config, then the command line.
+"""Render settings: defaults, then a TOML config, then the command line, under one precedence rule.
 
 A config file holds any render option at its top level and the ladder as ``[[rung]]`` tables::
 
@@ -16,6 +16,11 @@ A config file holds any render option at its top level and the ladder as ``[[run
 
 Everything is checked when loaded: an unknown field, a wrong type or an impossible value raises
 HiresError naming the file, the field and the fix.
+
+Every source of settings is a table of these fields: a config file, a job file's defaults and
+its job, the command line's options. ``settings_from_layers`` checks each on its own and merges
+them under one rule (``merge_layers``): later layers win. ``final_ladder`` completes the ladder
+once the photograph's size is known.
 """
 
 from __future__ import annotations
@@ -24,15 +29,16 @@ import math
 import tomllib
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping, Sequence
 
+from core.choices import ADAM_PRESETS, BACKBONE_NAMES, POOLINGS, PRECISIONS
 from hires.errors import HiresError
 from hires.ladder import Ladder, Rung, adjust_last_rung, check_ladder, default_rungs
 from hires.printsize import MAX_PRINT_PX, PrintTarget, fit_print, parse_print_size
 
 DEFAULT_SIZE_PX = 512
 DEFAULT_DPI = 300.0
-BACKBONE_CHOICES = ("auto", "vgg19", "vgg16-hed", "tiny")
+BACKBONE_CHOICES = ("auto", *BACKBONE_NAMES)  # auto: VGG19 when its weights are here, else vgg16-hed
 PAPER_STYLE_LAYERS = tuple((f"block{i}_conv1", 1.0) for i in range(1, 6))
 
 
@@ -41,7 +47,7 @@ class RenderSettings:
     """Everything that decides a render except its input and output files.
 
     Attributes:
-        ladder: the rungs and the values they share.
+        ladder: the rungs and the values they share; no rungs means the default ladder.
         backbone: "auto", "vgg19", "vgg16-hed" or "tiny".
         weights: a VGG19 weights file (for machines without internet).
         pooling: "avg" (the paper's) or "max".
@@ -55,8 +61,8 @@ class RenderSettings:
         adam_preset: Adam's settings when the optimizer is adam.
         chunk_iterations: iterations between progress reports.
         style_blend: one weight per style image (None: equal).
-        size: the last rung's long edge in pixels (None: the ladder's own).
-        iterations: the last rung's iterations (None: the ladder's own).
+        size: the last rung's long edge in pixels, as asked (None: the ladder's own); see ``final_ladder``.
+        iterations: the last rung's iterations, as asked (None: the ladder's own).
         print_size: a print size such as "24x36in", "50x70cm"; sets the last rung (see hires.printsize).
         dpi: dots per inch, for --print and written into the output's metadata (None: 300 with a
             print size, else not written).
@@ -178,6 +184,45 @@ def settings_from_dict(data: dict[str, Any], *, source: str) -> RenderSettings:
     return settings
 
 
+# Options that a ladder's rungs may set for themselves: given in a later layer, they replace the
+# rung's own value too (a style_weight on the command line beats a config rung's style_weight).
+RUNG_OVERRIDES = frozenset({f.name for f in fields(Rung)} & {f.name for f in fields(Ladder)})
+
+
+def merge_layers(layers: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The one precedence rule: later tables win, field by field.
+
+    The layers are, in order: a config, a job file's defaults, its job, the command line (each
+    may be absent). An option a later layer gives also replaces that option on every rung of the
+    ladder so far; a size in pixels replaces an earlier print size, and the other way round.
+    """
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        given = dict(layer)
+        if "size" in given:
+            merged.pop("print_size", None)
+        if "print_size" in given:
+            merged.pop("size", None)
+        replaced = RUNG_OVERRIDES & given.keys()
+        if replaced and isinstance(merged.get("rung"), list):
+            merged["rung"] = [{k: v for k, v in rung.items() if k not in replaced} if isinstance(rung, dict) else rung
+                              for rung in merged["rung"]]
+        merged.update(given)
+    return merged
+
+
+def settings_from_layers(layers: Sequence[tuple[Mapping[str, Any], str]]) -> RenderSettings:
+    """Settings from tables in precedence order, each ``(table, source)`` checked on its own first,
+    so that a mistake is named with the source it is in; the merge is named by the last source.
+
+    Raises:
+        HiresError: for any field any layer gets wrong.
+    """
+    for table, source in layers:
+        settings_from_dict(dict(table), source=source)
+    return settings_from_dict(merge_layers([table for table, _ in layers]), source=layers[-1][1])
+
+
 def _rungs_from(tables: Any, source: str) -> tuple[Rung, ...]:
     if tables is None:
         return ()  # no ladder in the file: complete_ladder builds the default one to --size
@@ -199,6 +244,9 @@ def _rungs_from(tables: Any, source: str) -> tuple[Rung, ...]:
 
 
 def _style_layers_from(value: Any, source: str) -> tuple[tuple[str, float], ...]:
+    """A TOML table ``{layer = weight}``, or ``(layer, weight)`` pairs (the command line's, which keep repeats)."""
+    if isinstance(value, (list, tuple)) and value and all(isinstance(p, (list, tuple)) and len(p) == 2 for p in value):
+        return tuple((str(name), _typed(weight, float, f"{source}: style_layers.{name}")) for name, weight in value)
     if not isinstance(value, dict) or not value:
         raise HiresError(f'{source}: style_layers must be a table of layer = weight, e.g. {{ block1_conv1 = 1.0 }}')
     return tuple((name, _typed(weight, float, f"{source}: style_layers.{name}")) for name, weight in value.items())
@@ -256,10 +304,8 @@ def check_settings(settings: RenderSettings, source: str = "the settings") -> No
         raise HiresError(f"{source}: a VGG19 weights file ({settings.weights}) was given with backbone "
                          f"{settings.backbone}, which does not use it; drop the weights, or choose backbone "
                          "vgg19 (or auto) to render with them")
-    if settings.pooling not in ("avg", "max"):
-        raise HiresError(f"{source}: pooling must be avg or max, not {settings.pooling!r}")
-    from core.backbones import PRECISIONS  # the extractor's own list
-
+    if settings.pooling not in POOLINGS:
+        raise HiresError(f"{source}: pooling must be {' or '.join(POOLINGS)}, not {settings.pooling!r}")
     if settings.precision not in PRECISIONS:
         raise HiresError(f"{source}: precision must be {' or '.join(PRECISIONS)}, not {settings.precision!r}")
     if not 0 <= settings.tolerance < 1:
@@ -276,8 +322,6 @@ def check_settings(settings: RenderSettings, source: str = "the settings") -> No
     weights = [weight for _, weight in settings.style_layers]
     if not all(math.isfinite(w) and w >= 0 for w in weights) or sum(weights) <= 0:
         raise HiresError(f"{source}: style layer weights must be finite, 0 or more, and not all 0; got {weights}")
-    from core.optimize import ADAM_PRESETS  # light: no graph is built
-
     _check_output_settings(settings, source)
     if settings.adam_preset not in ADAM_PRESETS:
         raise HiresError(f"{source}: adam_preset must be one of {', '.join(ADAM_PRESETS)}, not {settings.adam_preset!r}")
@@ -293,7 +337,10 @@ def _check_output_settings(settings: RenderSettings, source: str) -> None:
     if settings.size is not None and settings.print_size is not None:
         raise HiresError(f"{source}: give a size in pixels or a print size, not both")
     if settings.print_size is not None:
-        parse_print_size(settings.print_size)
+        try:
+            parse_print_size(settings.print_size)
+        except HiresError as exc:  # the source: a job file's job, a config, the command line
+            raise HiresError(f"{source}: {exc}") from None
     if settings.dpi is not None and not (math.isfinite(settings.dpi) and 1 <= settings.dpi <= 10_000):
         raise HiresError(f"{source}: dpi must be between 1 and 10000, not {settings.dpi}; 300 is usual for prints")
     if settings.bit_depth not in (8, 16):
@@ -308,19 +355,24 @@ def _check_output_settings(settings: RenderSettings, source: str) -> None:
                          f"not {settings.max_input_megapixels}")
 
 
-def resolve_ladder(settings: RenderSettings, content_shape: tuple[int, int]) -> tuple[RenderSettings, PrintTarget | None]:
-    """Completes the ladder once the photograph's size is known (for a print size, it decides the pixels).
+def final_ladder(settings: RenderSettings,
+                 content_shape: tuple[int, int] | None = None) -> tuple[Ladder, PrintTarget | None]:
+    """The ladder a render climbs: its own rungs (or the default ladder), ended at ``size`` or
+    at the print's pixels, with ``iterations`` on its last rung.
+
+    Args:
+        content_shape: the photograph's ``(height, width)``: a print size's pixels depend on it.
 
     Returns:
-        The settings with their final ladder (and ``size``/``iterations`` consumed), and the print
-        target when a print size was given.
+        The ladder, and the print target when a print size was given.
 
     Raises:
         HiresError: for a print size or ladder that cannot be rendered.
     """
-    target = None
-    size = settings.size
+    target, size = None, settings.size
     if settings.print_size is not None:
+        if content_shape is None:
+            raise ValueError("a print size's pixels need the photograph's shape")
         dpi = settings.dpi if settings.dpi is not None else DEFAULT_DPI
         target = fit_print(settings.print_size, dpi, *content_shape)
         size = target.long_edge_px
@@ -328,24 +380,14 @@ def resolve_ladder(settings: RenderSettings, content_shape: tuple[int, int]) -> 
             raise HiresError(f"--print {settings.print_size} at {dpi:g} DPI is only {target.width_px}x"
                              f"{target.height_px} px, below the 16 px a render needs; give a larger "
                              "--print or a higher --dpi")
-    settings = complete_ladder(settings, size_px=size, iterations=settings.iterations)
-    check_ladder(settings.ladder, "the ladder")
-    return settings, target
-
-
-def complete_ladder(settings: RenderSettings, *, size_px: int | None, iterations: int | None) -> RenderSettings:
-    """Applies ``--size`` and ``--iterations``: to the last rung of a ladder, or to the default ladder.
-
-    A config without ``[[rung]]`` tables (and no config at all) gets the default ladder, built
-    to reach ``size_px``; a config's own ladder has its last rung adjusted.
-    """
     ladder = settings.ladder
     if ladder.rungs:
-        ladder = adjust_last_rung(ladder, size_px=size_px, iterations=iterations)
+        ladder = adjust_last_rung(ladder, size_px=size, iterations=settings.iterations)
     else:
-        rungs = default_rungs(size_px if size_px is not None else DEFAULT_SIZE_PX)
-        ladder = adjust_last_rung(replace(ladder, rungs=rungs), size_px=None, iterations=iterations)
-    return replace(settings, ladder=ladder, size=None, iterations=None)
+        rungs = default_rungs(size if size is not None else DEFAULT_SIZE_PX)
+        ladder = adjust_last_rung(replace(ladder, rungs=rungs), size_px=None, iterations=settings.iterations)
+    check_ladder(ladder, "the ladder")
+    return ladder, target
 
 
 def settings_fields() -> tuple[str, ...]:

@@ -10,14 +10,19 @@ import sys
 import time
 from typing import Sequence, TextIO
 
-from rich.console import Console
+from rich.console import Console, Group
+from rich.live import Live
 from rich.progress import BarColumn, Progress as RichProgress, TaskProgressColumn, TextColumn
+from rich.text import Text
 
-from core.objective import RANGE_WEIGHT
+from core.objective import RANGE_WEIGHT, LossTerms
 from core.optimize import Progress
 from hires.estimate import Estimator
 from hires.ladder import Rung
-from hires.render import RungPlan, RungResult
+from hires.job import RungPlan, RungResult
+
+
+BAR_WIDTH = 24  # with the labels and figures beside it, a line fits 80 columns
 
 
 def format_seconds(seconds: float) -> str:
@@ -30,17 +35,17 @@ def format_seconds(seconds: float) -> str:
     return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
 
 
-def format_terms(terms: dict[str, float], rung: Rung) -> str:
+def format_terms(terms: LossTerms, rung: Rung) -> str:
     """The loss and its weighted parts, which add up to it: ``loss 0.31 = content 0.011 + style 0.27 + range 0.03``.
 
     ``range`` is the penalty on pixels outside [0, 1] (see core.objective), shown when it is
     more than 0.1 % of the loss; ``tv`` when its weight is not 0.
     """
-    total = terms["total"]
-    parts = [("content", rung.content_weight * terms["content"]), ("style", rung.style_weight * terms["style"])]
+    total = terms.total
+    parts = [("content", rung.content_weight * terms.content), ("style", rung.style_weight * terms.style)]
     if rung.tv_weight:
-        parts.append(("tv", rung.tv_weight * terms.get("tv", 0.0)))
-    excursion = RANGE_WEIGHT * terms.get("range", 0.0)
+        parts.append(("tv", rung.tv_weight * terms.tv))
+    excursion = RANGE_WEIGHT * terms.range
     if abs(excursion) > 1e-3 * abs(total):
         parts.append(("range", excursion))
     return f"loss {total:.4g} = " + " + ".join(f"{name} {value:.3g}" for name, value in parts)
@@ -101,13 +106,18 @@ class PlainReporter:
 
 
 class RichReporter:
-    """A bar for the whole ladder (with time left) and a bar for the current rung (with its loss)."""
+    """A bar for the whole ladder (with time left) and one for the current rung (with its rate),
+    and below them the rung's loss line, which wraps on a narrow terminal instead of squeezing
+    the bars out (at 80 columns a loss line beside the bars left no room for them)."""
 
     def __init__(self, console: Console | None = None) -> None:
         self.console = console or Console(stderr=True)
         self.bars = RichProgress(
-            TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
-            TextColumn("{task.fields[detail]}"), console=self.console, transient=False)
+            TextColumn("{task.description}"), BarColumn(bar_width=BAR_WIDTH), TaskProgressColumn(),
+            TextColumn("{task.fields[detail]}"), console=self.console)
+        self.loss = Text("")
+        self.live = Live(Group(self.bars, self.loss), console=self.console, transient=False,
+                         refresh_per_second=4)
         self.estimator: Estimator | None = None
         self.ladder_task = None
         self.rung_task = None
@@ -117,7 +127,7 @@ class RichReporter:
 
     def ladder_started(self, plans: Sequence[RungPlan], finished: Sequence[RungResult] = ()) -> None:
         self.estimator = _estimator(plans, finished)
-        self.bars.start()
+        self.live.start()
         self.ladder_task = self.bars.add_task("ladder", total=self.estimator.work_total(),
                                               completed=self.estimator.work_done(), detail="")
 
@@ -129,19 +139,19 @@ class RichReporter:
     def chunk(self, plan: RungPlan, progress: Progress) -> None:
         self.estimator.update(plan, progress)
         left = self.estimator.seconds_left()
-        detail = f"{format_terms(progress.terms, plan.rung)}  {_rate(self.estimator, plan)}"
         if progress.message:
             self.console.print(progress.message, style="yellow", markup=False)
-        self.bars.update(self.rung_task, completed=progress.iteration, detail=detail)
+        self.bars.update(self.rung_task, completed=progress.iteration, detail=_rate(self.estimator, plan))
         self.bars.update(self.ladder_task, completed=self.estimator.work_done(),
                          detail=f"left {format_seconds(left) if left is not None else '?'}")
+        self.loss.plain = format_terms(progress.terms, plan.rung)
 
     def rung_finished(self, result: RungResult) -> None:
         self.estimator.rung_finished(result.plan)
         self.bars.update(self.rung_task, completed=result.plan.rung.iterations)
         if result.plan.index + 1 == result.plan.count:
             self.bars.update(self.ladder_task, completed=self.estimator.work_total(), detail="done")
-            self.bars.stop()
+            self.live.stop()
 
     def close(self) -> None:
-        self.bars.stop()
+        self.live.stop()

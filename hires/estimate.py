@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 from core.optimize import Progress
-from hires.render import RungPlan
+from hires.job import RungPlan
 
 
 @dataclass

@@ -33,6 +33,7 @@ import numpy as np
 from PIL import Image, ImageFile, UnidentifiedImageError
 
 from hires.errors import HiresError
+from hires.files import Exists, make_folders, remove_empty, resolve, temporary_prefix, write_atomically
 
 try:  # tifffile reads the 16-bit colour TIFFs that Pillow truncates; optional.
     import tifffile as _tifffile
@@ -96,6 +97,7 @@ class _Pixels:
     premultiplied: bool = False
     icc: bytes | None = None
     orientation: int = 1
+    frames: int = 1  # an animation's or a multi-page file's; the first is read
 
 
 # --------------------------------------------------------------------------------------------
@@ -103,13 +105,15 @@ class _Pixels:
 # --------------------------------------------------------------------------------------------
 
 
-def read_image(path: str | Path, *, max_megapixels: float = 250.0) -> np.ndarray:
+def read_image(path: str | Path, *, max_megapixels: float = 250.0, notes: list[str] | None = None) -> np.ndarray:
     """Reads an image file as float32 RGB in [0, 1].
 
     Args:
         path: a JPEG, PNG, TIFF, WebP or other file Pillow can open.
         max_megapixels: refuse images with more pixels than this (millions), checked from
             the header before anything is decoded.
+        notes: receives a line for what the reading changed that the user may not expect
+            (transparency painted white, frames after the first left out).
 
     Returns:
         A float32 array of shape ``(H, W, 3)``, upright per the EXIF orientation, in sRGB
@@ -125,6 +129,8 @@ def read_image(path: str | Path, *, max_megapixels: float = 250.0) -> np.ndarray
     try:
         with open(path, "rb") as fp, _pillow_read_guards():
             pixels = _decode(fp, path, max_megapixels)
+        if notes is not None:
+            notes.extend(_notes(path, pixels))
         return _finish(pixels)
     except PermissionError as exc:
         raise HiresError(f"cannot read {path}: permission denied. {_fix_permissions()}") from exc
@@ -133,6 +139,15 @@ def read_image(path: str | Path, *, max_megapixels: float = 250.0) -> np.ndarray
             f"cannot read {path}: not enough memory to decode it. "
             "Downscale the image or free some memory."
         ) from exc
+
+
+def _notes(path: Path, pixels: _Pixels) -> list[str]:
+    found = []
+    if pixels.alpha is not None and float(pixels.alpha.min()) < 1.0:
+        found.append(f"note: {path.name} has transparent parts: they are read as white")
+    if pixels.frames > 1:
+        found.append(f"note: {path.name} holds {pixels.frames} frames (an animation or pages): only the first is used")
+    return found
 
 
 def check_input_file(path: str | Path, *, max_megapixels: float = 250.0) -> None:
@@ -169,6 +184,8 @@ def _check_input_file(path: Path) -> None:
         raise HiresError(f"cannot read {path}: {_reason(exc)}. Check the path.") from exc
     if stat.S_ISDIR(info.st_mode):
         raise HiresError(f"cannot read {path}: it is a folder, not an image file. {_INPUT_FIX}")
+    if not stat.S_ISREG(info.st_mode):  # a device (/dev/urandom), a pipe, a socket: never a picture
+        raise HiresError(f"cannot read {path}: it is not a regular file (a device, pipe or socket). {_INPUT_FIX}")
     if info.st_size == 0:
         raise HiresError(f"cannot read {path}: the file is empty. {_INPUT_FIX}")
 
@@ -385,6 +402,7 @@ def _decode_pillow(im: Image.Image, fp: IO[bytes], path: Path) -> _Pixels:
     except _DECODE_ERRORS as exc:
         raise _corrupt(path, exc) from exc
     pixels.orientation = _orientation(im)
+    pixels.frames = int(getattr(im, "n_frames", 1) or 1)
     return pixels
 
 
@@ -657,11 +675,15 @@ def write_image(
     samples = _Samples(target, image, bit_depth)
     _check_encoder_limits(target, fmt, samples.shape, bit_depth)
     _refuse_existing(target, overwrite)
-    _make_folder(target)
+    created = _make_folder(target)
     saver = _SAVERS[fmt]
     try:
-        _atomic_write(target, lambda fp: saver(fp, samples, jpeg_quality, dpi), overwrite)
+        write_atomically(target, lambda fp: saver(fp, samples, jpeg_quality, dpi), overwrite=overwrite)
+    except Exists as exc:  # it appeared while this was written
+        remove_empty(created)
+        raise HiresError(_exists_message(target)) from exc
     except (OSError, ValueError) as exc:
+        remove_empty(created)  # a full disk leaves no empty out.rungs/ behind
         raise _write_failure(target, exc) from exc
     return target
 
@@ -796,9 +818,10 @@ def _refuse_existing(path: Path, overwrite: bool) -> None:
         raise HiresError(_exists_message(path))
 
 
-def _make_folder(path: Path) -> None:
+def _make_folder(path: Path) -> list[Path]:
+    """Creates the folders ``path`` needs; returns those it created."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        return make_folders(path.parent)
     except OSError as exc:
         raise HiresError(
             f"cannot write {path}: cannot create the folder {path.parent} ({_reason(exc)}). "
@@ -815,69 +838,6 @@ def _write_failure(path: Path, exc: BaseException) -> HiresError:
     else:
         problem, fix = _reason(exc), "Nothing was written; choose another -o."
     return HiresError(f"cannot write {path}: {problem}. {fix}")
-
-
-def _atomic_write(target: Path, write: Callable[[IO[bytes]], None], overwrite: bool) -> None:
-    """Writes through a temporary file in the same folder, then renames it onto ``target``.
-
-    Same folder, so the rename never crosses file systems and is atomic; the temporary file
-    is removed on any failure, so no partial file is ever left behind.
-    """
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=_temporary_prefix(target), suffix=".tmp")
-    os.close(fd)  # reopened by name: tifffile wants a file object whose .name is a path
-    tmp = Path(tmp_name)
-    try:
-        with open(tmp, "wb") as fp:
-            write(fp)
-            fp.flush()
-            os.fsync(fp.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 would make the result private
-        _publish(tmp, target, overwrite)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
-    _fsync_folder(target.parent)
-
-
-def _umask() -> int:
-    # The only portable way to read the umask is to set it and put it back.
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def _publish(tmp: Path, target: Path, overwrite: bool) -> None:
-    """Moves the finished file into place without clobbering a file that must be kept.
-
-    A hard link fails if the target appeared meanwhile, so, unlike an exists-check
-    followed by a rename, it cannot overwrite a file created since ``write_image`` began.
-    """
-    if overwrite:
-        os.replace(tmp, target)
-        return
-    try:
-        os.link(tmp, target)
-    except FileExistsError as exc:
-        raise HiresError(_exists_message(target)) from exc
-    except OSError:  # the file system has no hard links (FAT, some network shares)
-        if target.exists():
-            raise HiresError(_exists_message(target)) from None
-        os.replace(tmp, target)
-        return
-    tmp.unlink()
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Makes the rename itself durable; best effort, as not every system allows it."""
-    if not hasattr(os, "O_DIRECTORY"):
-        return
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 # ---- encoders ------------------------------------------------------------------------------
@@ -1095,12 +1055,14 @@ def check_output_path(path: str | Path, *, overwrite: bool) -> Path:
         HiresError: naming the problem and the fix.
     """
     target = Path(path).expanduser()
-    _output_format(target)
     _refuse_too_long(target)
+    if target.is_dir():  # before the extension: "d" or "out.png/" named a folder
+        raise HiresError(f"cannot write {target}: it is a folder. Give a file name, e.g. -o {target / 'out.png'}")
+    _output_format(target)
     _refuse_existing(target, overwrite)
     folder = _nearest_existing_folder(target)
     _probe_writable(target, folder)
-    return target.resolve()
+    return resolve(target)
 
 
 def check_output_options(path: str | Path, *, height: int, width: int, bit_depth: int = 8,
@@ -1137,14 +1099,14 @@ def _exists(path: Path) -> bool:
 
 def _probe_writable(target: Path, folder: Path) -> None:
     try:
-        fd, name = tempfile.mkstemp(dir=folder, prefix=_temporary_prefix(target), suffix=".tmp")
+        fd, name = tempfile.mkstemp(dir=folder, prefix=temporary_prefix(target), suffix=".tmp")
         os.close(fd)
         os.unlink(name)
     except OSError as exc:
         if exc.errno == errno.ENAMETOOLONG:  # a file system with short names: the temporary name
             raise _name_too_long(target) from exc
         raise HiresError(
-            f"cannot write {target}: the folder {folder} is not writable ({_reason(exc)}). "
+            f"cannot write {target}: files cannot be created in the folder {folder} ({_reason(exc)}). "
             "Choose another -o."
         ) from exc
 
@@ -1159,8 +1121,3 @@ def _refuse_too_long(target: Path) -> None:
 
 def _name_too_long(target: Path) -> HiresError:
     return HiresError(f"cannot write {target}: its name is too long for this file system. Choose a shorter -o.")
-
-
-def _temporary_prefix(target: Path) -> str:
-    """The name a file is written under before it is renamed: short enough beside a long output name."""
-    return f".{target.name[:80]}."

@@ -30,7 +30,6 @@ import contextlib
 import json
 import os
 import socket
-import tempfile
 import threading
 import time
 import uuid
@@ -39,6 +38,7 @@ from pathlib import Path
 from typing import Iterator
 
 from hires.errors import HiresError
+from hires.files import write_text_atomically
 
 DEFAULT_HEARTBEAT_SECONDS = 30.0
 DEFAULT_STALE_SECONDS = 120.0
@@ -334,20 +334,3 @@ def _write_all(fd: int, data: bytes) -> None:
     while view:
         view = view[os.write(fd, view):]
     os.fsync(fd)
-
-
-def write_text_atomically(path: Path, text: str) -> None:
-    """Writes ``text`` to a temporary file beside ``path`` and renames it onto ``path``."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        _write_all(fd, text.encode("utf-8"))
-        os.close(fd)
-        fd = -1
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if fd >= 0:
-            os.close(fd)
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise

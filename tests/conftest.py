@@ -1,4 +1,5 @@
-"""Shared fixtures: small images made in code, the tiny backbone, and the shared test images."""
+"""Shared fixtures and helpers: small images made in code, the tiny backbone and a problem on it,
+rung plans and progress reports for the display's tests, and the shared test images."""
 
 from __future__ import annotations
 
@@ -45,6 +46,53 @@ def file_tree(folder: Path) -> dict[str, bytes]:
     """Every file under ``folder`` (relative name -> bytes), and every folder (name -> b"<dir>")."""
     return {str(p.relative_to(folder)): (p.read_bytes() if p.is_file() else b"<dir>")
             for p in sorted(folder.rglob("*"))}
+
+
+def tiny_problem(tiny, size: int = 32):
+    """A loss function of the tiny network on a ``size`` px square, and its content image (the start)."""
+    import tensorflow as tf
+
+    from core.objective import LossSpec, compute_targets, make_extractor, make_loss_function
+
+    spec = LossSpec()
+    extractor = make_extractor(tiny, spec)
+    content = tf.constant(smooth_image(size, size, 1))
+    targets = compute_targets(extractor, spec, content, [tf.constant(noise_image(size, size, 2))])
+    return make_loss_function(extractor, spec, targets), content
+
+
+def square_plans(*rungs: tuple[int, int]):
+    """Square rungs ``(side, iterations)``, untiled, resolved (weights set) as a render plans them."""
+    from hires.job import RungPlan
+    from hires.ladder import Rung
+    from hires.tiling import MemoryPlan
+
+    return [RungPlan(i, len(rungs), Rung(side, iterations, 1.0, 10.0, 0.0), side, side, ((side, side),),
+                     MemoryPlan(None, 1, 10, 0), 16) for i, (side, iterations) in enumerate(rungs)]
+
+
+def progress_at(iteration: int, evaluations: int):
+    """A chunk's report at ``iteration`` after ``evaluations``, with fixed loss terms."""
+    from core.objective import LossTerms
+    from core.optimize import Progress
+
+    return Progress(iteration, 0, evaluations, LossTerms(1.0, 0.5, 0.5), 0.0, None)
+
+
+class FakeClock:
+    """A clock the test moves by hand (``clock.now += 5``)."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(autouse=True)
+def _own_cache(tmp_path_factory, monkeypatch):
+    """Each test keeps hires' cache (the measured rates of hires bench) in a folder of its own."""
+    monkeypatch.setenv("HIRES_CACHE", str(tmp_path_factory.mktemp("cache")))
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ from tensorflow_probability.python.optimizer.linesearch.hager_zhang import hager
 
 from core.linesearch import accept_or_search, accepting_first_step, satisfies_wolfe
 from core.optimize import minimize_lbfgs
-from tests.core.test_optimize import _tiny_problem
+from tests.conftest import tiny_problem as _tiny_problem
 
 Point = collections.namedtuple("Point", ["x", "f", "df"])
 
@@ -77,7 +77,7 @@ def test_the_patch_is_undone_even_after_an_error():
 
 def _loss_after(history, evaluations):
     """The loss of the last report made within ``evaluations`` evaluations."""
-    return min(p.terms["total"] for p in history if p.evaluations <= evaluations)
+    return min(p.terms.total for p in history if p.evaluations <= evaluations)
 
 
 def test_lbfgs_spends_about_one_evaluation_per_iteration_and_loses_nothing(tiny):

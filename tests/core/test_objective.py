@@ -20,7 +20,7 @@ def _read(path, size):
 def _terms(backbone, spec, content, style, image):
     extractor = make_extractor(backbone, spec)
     targets = compute_targets(extractor, spec, content, [style])
-    return {k: float(v) for k, v in make_loss_function(extractor, spec, targets)(image).items()}
+    return make_loss_function(extractor, spec, targets)(image).as_floats()
 
 
 @pytest.mark.real
@@ -39,8 +39,9 @@ def test_each_term_agrees_between_image_and_its_2x_upscale(hed, shared_images):
     up = [tf.image.resize(x, (256, 256), method="bicubic") for x in (content, style, image)]
     large = _terms(hed, spec, *up)
     for term in ("content", "style", "tv"):
-        assert small[term] > 0
-        assert abs(large[term] / small[term] - 1) < 0.05, (term, small[term], large[term])
+        before, after = getattr(small, term), getattr(large, term)
+        assert before > 0
+        assert abs(after / before - 1) < 0.05, (term, before, after)
 
 
 def test_content_image_has_zero_content_loss(tiny):
@@ -49,8 +50,8 @@ def test_content_image_has_zero_content_loss(tiny):
     extractor = make_extractor(tiny, spec)
     targets = compute_targets(extractor, spec, content, [tf.constant(smooth_image(40, 40, 5))])
     terms = make_loss_function(extractor, spec, targets)(content)
-    assert float(terms["content"]) == 0.0
-    assert float(terms["style"]) > 0.0
+    assert float(terms.content) == 0.0
+    assert float(terms.style) > 0.0
 
 
 def test_blend_weights_one_zero_equal_the_single_style(tiny):
@@ -107,13 +108,13 @@ def test_terms_of_the_last_evaluated_image_are_kept_and_equal_a_fresh_pass(tiny)
     kept = objective.terms(tf.identity(image))  # the same pixels in another tensor
     assert objective.traces == 1  # no second pass was traced for them
     fresh = loss_function(image)
-    assert float(kept["total"]) == pytest.approx(float(total))
-    for name, value in fresh.items():
-        assert float(kept[name]) == pytest.approx(float(value), rel=1e-5), name
+    assert float(kept.total) == pytest.approx(float(total))
+    for name, value in fresh._asdict().items():
+        assert float(getattr(kept, name)) == pytest.approx(float(value), rel=1e-5), name
     # Another image, even one pixel apart, gets its own pass.
     moved = tf.tensor_scatter_nd_add(image, [[0, 0, 0, 0]], [0.25])
-    assert float(objective.terms(moved)["total"]) == pytest.approx(float(loss_function(moved)["total"]), rel=1e-5)
-    assert float(objective.terms(moved)["total"]) != float(kept["total"])
+    assert float(objective.terms(moved).total) == pytest.approx(float(loss_function(moved).total), rel=1e-5)
+    assert float(objective.terms(moved).total) != float(kept.total)
     assert objective.traces == 2
 
 
@@ -129,7 +130,7 @@ def test_mixed_precision_keeps_loss_and_gradient_float32_and_close(tiny):
         loss = make_loss_function(extractor, spec, compute_targets(extractor, spec, content, [style]))
         with tf.GradientTape() as tape:
             tape.watch(image)
-            total = loss(image)["total"]
+            total = loss(image).total
         results[precision] = (total, tape.gradient(total, image))
     (full, full_grad), (mixed, mixed_grad) = results["float32"], results["bfloat16"]
     assert mixed.dtype == tf.float32 and mixed_grad.dtype == tf.float32

@@ -3,9 +3,8 @@
 import numpy as np
 import tensorflow as tf
 
-from core.objective import LossSpec, compute_targets, make_extractor, make_loss_function
 from core.optimize import ADAM_PRESETS, minimize_adam, minimize_lbfgs
-from tests.conftest import noise_image, smooth_image
+from tests.conftest import tiny_problem as _tiny_problem
 
 
 def _quadratic(target):
@@ -18,14 +17,6 @@ def _quadratic(target):
         return {"total": total, "content": total, "style": zero, "tv": zero, "range": zero}
 
     return loss_function
-
-
-def _tiny_problem(tiny, size=32):
-    spec = LossSpec()
-    extractor = make_extractor(tiny, spec)
-    content = tf.constant(smooth_image(size, size, 1))
-    targets = compute_targets(extractor, spec, content, [tf.constant(noise_image(size, size, 2))])
-    return make_loss_function(extractor, spec, targets), content
 
 
 def test_lbfgs_finds_minimum_of_quadratic():
@@ -71,7 +62,7 @@ def test_resume_with_another_history_length_takes_that_length(tiny):
     shorter = minimize_lbfgs(loss_function, start, iterations=12, chunk_iterations=4, correction_pairs=3,
                              state=full.state)
     assert len(shorter.state.results.position_deltas) == 3
-    assert shorter.terms["total"] < full.terms["total"]
+    assert shorter.terms.total < full.terms.total
 
 
 def test_render_lowers_the_loss_and_reports_each_chunk(tiny):
@@ -79,8 +70,8 @@ def test_render_lowers_the_loss_and_reports_each_chunk(tiny):
     seen = []
     result = minimize_lbfgs(loss_function, start, iterations=20, chunk_iterations=5, callback=seen.append)
     assert [p.iteration for p in seen] == [5, 10, 15, 20]
-    initial = float(loss_function(start)["total"])
-    assert result.terms["total"] < 0.5 * initial
+    initial = float(loss_function(start).total)
+    assert result.terms.total < 0.5 * initial
     assert seen[-1].evaluations >= 20
     assert 0.0 <= float(tf.reduce_min(result.image)) and float(tf.reduce_max(result.image)) <= 1.0
 
@@ -118,14 +109,14 @@ def test_non_finite_loss_is_reported_and_last_good_image_kept():
         terms = quadratic(image)
         # Finite until the image comes close to the minimum, then NaN: a blow-up mid-run.
         bad = tf.reduce_max(tf.abs(image - target)) < 0.05
-        return {**terms, "total": tf.where(bad, tf.constant(np.nan), terms["total"])}
+        return {**terms, "total": tf.where(bad, tf.constant(np.nan), terms["total"])}  # a mapping is a loss's result too
 
     seen = []
     result = minimize_lbfgs(poisoned, tf.fill((1, 4, 4, 3), 0.0), iterations=40, chunk_iterations=1,
                             callback=seen.append)
     assert any("failed" in p.message and "restarting" in p.message for p in seen)
     assert np.all(np.isfinite(result.image.numpy()))
-    assert np.isfinite(result.terms["total"])
+    assert np.isfinite(result.terms.total)
 
 
 def test_a_loss_that_fails_everywhere_but_the_start_ends_the_run():
@@ -145,7 +136,7 @@ def test_adam_lowers_the_loss_and_stays_in_range(tiny):
     loss_function, start = _tiny_problem(tiny)
     result = minimize_adam(loss_function, start, iterations=20, chunk_iterations=10,
                            settings=ADAM_PRESETS["seed-report"])
-    assert result.terms["total"] < float(loss_function(start)["total"])
+    assert result.terms.total < float(loss_function(start).total)
     assert len(result.history) == 2
     image = result.image.numpy()
     assert image.min() >= 0.0 and image.max() <= 1.0

@@ -44,7 +44,7 @@ def _whole(extractor, targets, image):
     with tf.GradientTape() as tape:
         tape.watch(image)
         terms = make_loss_function(extractor, SPEC, targets)(image)
-    return {k: float(v) for k, v in terms.items()}, tape.gradient(terms["total"], image).numpy()
+    return terms.as_floats(), tape.gradient(terms.total, image).numpy()
 
 
 def _border_mask(plan):
@@ -68,7 +68,7 @@ def _errors(backbone, height, width, tile_px, margin_px=None):
     scale = np.abs(gradient).max()
     difference = np.abs(tiled_gradient.numpy() - gradient)[0].max(axis=-1)
     border = difference[_border_mask(plan)].max() / scale if plan.tile_count > 1 else 0.0
-    return abs(float(total) / terms["total"] - 1), difference.max() / scale, border, plan
+    return abs(float(total) / terms.total - 1), difference.max() / scale, border, plan
 
 
 def test_margin_is_the_deepest_reach_rounded_up_to_the_stride(tiny):
@@ -140,12 +140,12 @@ def test_terms_equal_the_whole_image_and_traces_stay_fixed(tiny):
     plan = plan_tiles(64, 96, tile_px=16, backbone=tiny, layer_names=SPEC.layer_names)
     objective = TiledObjective(extractor, SPEC, targets, plan)
     expected, _ = _whole(extractor, targets, image)
-    assert expected["range"] > 0 and expected["tv"] > 0
+    assert expected.range > 0 and expected.tv > 0
     for _ in range(2):
         objective.value_and_gradient(image + 0.01)
     terms = objective.terms(image)
-    for name, value in expected.items():
-        assert abs(float(terms[name]) - value) <= TOLERANCE * abs(value), name
+    for name, value in expected._asdict().items():
+        assert abs(float(getattr(terms, name)) - value) <= TOLERANCE * abs(value), name
     # pass 1, pass 2 and the pixel terms: one trace each for 24 tiles and three calls
     assert plan.tile_count == 24 and objective.traces == 3
     # The terms of the image last evaluated are those its evaluation computed, not a new pass.
@@ -153,9 +153,9 @@ def test_terms_equal_the_whole_image_and_traces_stay_fixed(tiny):
     calls = []
     objective._sums = lambda *args: calls.append(args)  # a pass 1 would fail here
     kept = objective.terms(tf.identity(image))
-    assert not calls and float(kept["total"]) == float(total)
-    for name, value in expected.items():
-        assert abs(float(kept[name]) - value) <= TOLERANCE * abs(value), name
+    assert not calls and float(kept.total) == float(total)
+    for name, value in expected._asdict().items():
+        assert abs(float(getattr(kept, name)) - value) <= TOLERANCE * abs(value), name
 
 
 def test_tiled_targets_equal_compute_targets(tiny):
@@ -200,10 +200,10 @@ results = {}
 for name, s in (("one", None), ("two", strategy)):
     objective = TiledObjective(extractor, SPEC, targets, plan, strategy=s)
     total, gradient = objective.value_and_gradient(image)
-    results[name] = (float(total), gradient.numpy(), objective.traces, float(objective.terms(image)["style"]))
+    results[name] = (float(total), gradient.numpy(), objective.traces, float(objective.terms(image).style))
 scale = np.abs(whole).max()
 print(json.dumps({
-    "tiles": plan.tile_count, "replicas": strategy.num_replicas_in_sync, "whole": terms["total"],
+    "tiles": plan.tile_count, "replicas": strategy.num_replicas_in_sync, "whole": terms.total,
     "one": results["one"][0], "two": results["two"][0], "style_one": results["one"][3], "style_two": results["two"][3],
     "gradient_two_one": float(np.abs(results["two"][1] - results["one"][1]).max() / scale),
     "gradient_two_whole": float(np.abs(results["two"][1] - whole).max() / scale),
@@ -244,7 +244,7 @@ extractor, targets, image = _problem(tiny, 64, 96)
 plan = plan_tiles(64, 96, tile_px=32, backbone=tiny, layer_names=SPEC.layer_names)
 terms, whole = _whole(extractor, targets, image)
 total, gradient = TiledObjective(extractor, SPEC, targets, plan, strategy=strategy).value_and_gradient(image)
-print(json.dumps({"replicas": strategy.num_replicas_in_sync, "loss": abs(float(total) / terms["total"] - 1),
+print(json.dumps({"replicas": strategy.num_replicas_in_sync, "loss": abs(float(total) / terms.total - 1),
                   "gradient": float(np.abs(gradient.numpy() - whole).max() / np.abs(whole).max())}))
 """
 
@@ -292,7 +292,7 @@ def test_vgg16_one_stride_less_margin_is_not_exact(hed):
 def _whole_image(extractor, spec, targets, image):
     with tf.GradientTape() as tape:
         tape.watch(image)
-        total = make_loss_function(extractor, spec, targets)(image)["total"]
+        total = make_loss_function(extractor, spec, targets)(image).total
     return float(total), tape.gradient(total, image).numpy()
 
 
@@ -331,8 +331,8 @@ def test_a_bfloat16_content_target_costs_only_its_rounding(tiny):
     exact = TiledObjective(extractor, SPEC, targets, plan)
     rounded = TiledObjective(extractor, SPEC, targets, plan, content_dtype=tf.bfloat16)
     exact_terms, rounded_terms = exact.terms(image), rounded.terms(image)
-    assert float(rounded_terms["content"]) != float(exact_terms["content"])
-    assert abs(float(rounded_terms["content"]) / float(exact_terms["content"]) - 1) < 1e-2
-    assert float(rounded_terms["style"]) == float(exact_terms["style"])
+    assert float(rounded_terms.content) != float(exact_terms.content)
+    assert abs(float(rounded_terms.content) / float(exact_terms.content) - 1) < 1e-2
+    assert float(rounded_terms.style) == float(exact_terms.style)
     gradient, rounded_gradient = exact.value_and_gradient(image)[1], rounded.value_and_gradient(image)[1]
     assert np.abs(rounded_gradient - gradient).max() < 1e-2 * np.abs(gradient).max()

@@ -17,7 +17,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from hires.cli import app, build_settings, demo_settings
-from hires.config import (DEFAULT_SIZE_PX, complete_ladder, PAPER_STYLE_LAYERS, RenderSettings, default_settings,
+from hires.config import (DEFAULT_SIZE_PX, final_ladder, PAPER_STYLE_LAYERS, RenderSettings, default_settings,
                           load_config, settings_fields)
 from hires.errors import HiresError
 from hires.ladder import Ladder, Rung, default_rungs
@@ -29,12 +29,18 @@ RUNG = "[[rung]]\nlong_edge_px = 256\niterations = 10\n"
 TWO_RUNGS = RUNG + "\n[[rung]]\nlong_edge_px = 512\niterations = 5\n"
 
 
+def _ladder(settings: RenderSettings):
+    """The ladder a render of these settings climbs (hires.config.final_ladder)."""
+    return final_ladder(settings)[0]
+
+
 def _sizes(settings: RenderSettings) -> list[int]:
-    return [rung.long_edge_px for rung in settings.ladder.rungs]
+    return [rung.long_edge_px for rung in _ladder(settings).rungs]
 
 
 def _resolved(settings: RenderSettings) -> list[Rung]:
-    return [settings.ladder.resolve(i) for i in range(len(settings.ladder.rungs))]
+    ladder = _ladder(settings)
+    return [ladder.resolve(i) for i in range(len(ladder.rungs))]
 
 
 def _write(tmp_path: Path, name: str, text: str) -> Path:
@@ -68,16 +74,22 @@ def test_config_writes_out_its_rungs(path):
     assert isinstance(data.get("rung"), list) and data["rung"], f"{path.name} has no [[rung]] table"
 
 
-@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
-def test_config_explains_every_field_in_comments(path):
-    """Each config is self-contained: every field the loader accepts is named in a comment."""
-    comments = "\n".join(line for line in path.read_text(encoding="utf-8").splitlines()
-                         if line.lstrip().startswith("#"))
+def test_configs_readme_explains_every_field():
+    """configs/README.md explains the config fields once: it names every field the loader accepts."""
+    text = (CONFIGS_DIR / "README.md").read_text(encoding="utf-8")
     names = ((set(settings_fields()) - {"ladder"})
              | ({f.name for f in fields(Ladder)} - {"rungs"})
              | {f.name for f in fields(Rung)})
-    missing = sorted(name for name in names if not re.search(rf"\b{name}\b", comments))
-    assert not missing, f"{path.name} does not explain {missing}"
+    missing = sorted(name for name in names if not re.search(rf"\b{name}\b", text))
+    assert not missing, f"configs/README.md does not explain {missing}"
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
+def test_config_points_to_the_configs_readme(path):
+    """Each config leaves the fields' explanation to configs/README.md, and says so in a comment."""
+    comments = "\n".join(line for line in path.read_text(encoding="utf-8").splitlines()
+                         if line.lstrip().startswith("#"))
+    assert "configs/README.md" in comments, f"{path.name} does not point to configs/README.md in a comment"
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
@@ -131,8 +143,8 @@ def test_poster_8k_size_10800_adjusts_the_last_rung():
     settings = build_settings(CONFIGS_DIR / "poster-8k.toml", 10800, None)
     assert _sizes(settings) == [256, 512, 1024, 2048, 4096, 10800]
     original = load_config(CONFIGS_DIR / "poster-8k.toml").ladder.rungs[-1]
-    assert settings.ladder.rungs[-1].iterations == original.iterations
-    assert settings.ladder.rungs[-1].correction_pairs == original.correction_pairs
+    assert _ladder(settings).rungs[-1].iterations == original.iterations
+    assert _ladder(settings).rungs[-1].correction_pairs == original.correction_pairs
 
 
 # ---------------------------------------------------------------------------------------------
@@ -142,7 +154,7 @@ def test_poster_8k_size_10800_adjusts_the_last_rung():
 def test_empty_config_is_the_defaults(tmp_path):
     loaded = load_config(_write(tmp_path, "empty.toml", ""))
     assert loaded.ladder.rungs == ()  # no ladder of its own: --size builds the default one
-    assert complete_ladder(loaded, size_px=None, iterations=None) == default_settings()
+    assert _ladder(loaded) == default_settings().ladder
     assert _sizes(default_settings()) == [256, DEFAULT_SIZE_PX]
 
 
@@ -315,7 +327,7 @@ def test_config_that_is_not_utf8_names_it(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------
-# Precedence: defaults < config < command line (hires.cli.build_settings)
+# Precedence: defaults < config < command line (hires.config.merge_layers, through hires.cli.build_settings)
 # ---------------------------------------------------------------------------------------------
 
 @pytest.fixture
@@ -369,10 +381,8 @@ def test_command_line_none_means_not_given(weighted_config):
 
 
 def test_command_line_settings_beat_config(weighted_config):
-    from hires.cli import BackboneChoice, OptimizerChoice, UpsampleChoice
-
-    settings = build_settings(weighted_config, None, None, backbone=BackboneChoice.vgg16_hed,
-                              optimizer=OptimizerChoice.adam, upsample=UpsampleChoice.nearest, seed=3,
+    settings = build_settings(weighted_config, None, None, backbone="vgg16-hed",
+                              optimizer="adam", upsample="nearest", seed=3,
                               style_blend="1,3")
     assert settings.backbone == "vgg16-hed"
     assert settings.seed == 3
@@ -384,7 +394,7 @@ def test_command_line_settings_beat_config(weighted_config):
 def test_size_adjusts_the_configs_ladder_each_rung_keeping_its_settings(weighted_config):
     settings = build_settings(weighted_config, 2048, None)
     assert _sizes(settings) == [256, 512, 2048]
-    assert [r.iterations for r in settings.ladder.rungs] == [100, 50, 20]
+    assert [r.iterations for r in _ladder(settings).rungs] == [100, 50, 20]
     settings = build_settings(weighted_config, 600, None)
     assert _sizes(settings) == [256, 512, 600]
     assert _resolved(settings)[-1].style_weight == 5.0  # the 1024 px rung's, moved down to 600
@@ -395,13 +405,13 @@ def test_size_adjusts_the_configs_ladder_each_rung_keeping_its_settings(weighted
 
 def test_iterations_adjust_the_configs_last_rung(weighted_config):
     settings = build_settings(weighted_config, None, 7)
-    assert [r.iterations for r in settings.ladder.rungs] == [100, 50, 7]
+    assert [r.iterations for r in _ladder(settings).rungs] == [100, 50, 7]
     assert _sizes(settings) == [256, 512, 1024]
 
 
 def test_without_config_the_defaults_apply():
     settings = build_settings(None, None, None)
-    assert settings == default_settings()
+    assert replace(settings, ladder=_ladder(settings)) == default_settings()
     assert _sizes(settings) == [256, 512]
     assert settings.style_layers == PAPER_STYLE_LAYERS
 
@@ -410,12 +420,12 @@ def test_without_config_the_defaults_apply():
     (1024, [256, 512, 1024]), (256, [256]), (300, [256, 300]), (100, [100]), (4096, [256, 512, 1024, 2048, 4096])])
 def test_without_config_size_builds_the_default_ladder(size, sizes):
     assert _sizes(build_settings(None, size, None)) == sizes
-    assert build_settings(None, size, None).ladder.rungs == default_rungs(size)
+    assert _ladder(build_settings(None, size, None)).rungs == default_rungs(size)
 
 
 def test_without_config_iterations_adjust_the_last_rung():
     settings = build_settings(None, 1024, 33, style_weight=2.0)
-    assert [r.iterations for r in settings.ladder.rungs] == [200, 100, 33]
+    assert [r.iterations for r in _ladder(settings).rungs] == [200, 100, 33]
     assert {r.style_weight for r in _resolved(settings)} == {2.0}
 
 
@@ -460,7 +470,7 @@ def test_build_settings_with_a_broken_config_raises_naming_it(tmp_path):
 
 runner = CliRunner()
 PLAN_ROW = re.compile(r"^\s*(\d+)\s+(\d+)x(\d+)\s+(\d+)\s+(lbfgs|adam)\s+(\d+|-)\s+"
-                      r"(whole image|\d+ tiles of \d+)\s+([\d.]+) GiB$")
+                      r"(whole image|\d+ tiles of \d+)\s+([\d.]+) GiB\s+(\S+)$")
 
 
 @pytest.fixture
@@ -473,8 +483,10 @@ def images(tmp_path) -> tuple[Path, Path, Path]:
 
 
 def _plan(images, *options: str):
+    """--plan with a fixed memory, so that the plan is the same on every machine (and while it is busy)."""
     content, style, output = images
-    return runner.invoke(app, ["render", "--plan", *options, str(content), str(style), "-o", str(output)])
+    memory = [] if "--memory-gb" in options else ["--memory-gb", "64"]
+    return runner.invoke(app, ["render", "--plan", *memory, *options, str(content), str(style), "-o", str(output)])
 
 
 def _rows(stdout: str) -> list[tuple[int, int, int, int, str]]:

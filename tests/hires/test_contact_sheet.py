@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from core.objective import LossTerms
 from hires.contact_sheet import (
     MAX_CELLS_PER_ROW,
     MIN_CELL_PX,
@@ -293,12 +294,13 @@ def test_a_rung_stopped_early_is_labelled_with_what_it_ran():
     import numpy as np
 
     from core.optimize import Progress
-    from hires.render import RungResult, _sheet_rung
-    from tests.hires.test_estimate import _plans
+    from hires.job import RungResult
+    from hires.render import sheet_rung as _sheet_rung
+    from tests.conftest import square_plans as _plans
 
     (plan,) = _plans((64, 30))
-    history = (Progress(1, 30, 3, {"total": 1.0}, 0.5, None),)
+    history = (Progress(1, 30, 3, LossTerms(total=1.0), 0.5, None),)
     stopped = RungResult(plan, np.zeros((64, 64, 3), np.float32), history, "converged", 1.0, None)
     assert "(1 of 30 it, converged, 1 s)" in _sheet_rung(stopped, lambda image: image).label
-    full = RungResult(plan, stopped.image, (Progress(30, 30, 33, {"total": 1.0}, 9.0, None),), "iterations", 9.0, None)
+    full = RungResult(plan, stopped.image, (Progress(30, 30, 33, LossTerms(total=1.0), 9.0, None),), "iterations", 9.0, None)
     assert "(30 it, 9 s)" in _sheet_rung(full, lambda image: image).label

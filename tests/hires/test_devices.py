@@ -87,6 +87,7 @@ def _render(content, style, output, *options):
     return runner.invoke(app, args)
 
 
+@pytest.mark.slow
 def test_a_render_in_small_tiles_matches_the_untiled_render(tmp_path):
     content, style = _inputs(tmp_path)
     whole = _render(content, style, tmp_path / "whole.png")
@@ -112,6 +113,7 @@ def test_plan_shows_the_tiles_a_small_memory_needs(tmp_path):
     assert "tiles of" in result.output and "1.5 GiB each (--memory-gb)" in result.output
 
 
+@pytest.mark.slow
 def test_a_render_over_two_devices_matches_one_device(tmp_path):
     """Two logical CPUs, MirroredStrategy: the same picture as one device (run in a fresh process,
     since logical devices must be set before TensorFlow starts)."""
@@ -134,6 +136,7 @@ def test_a_render_over_two_devices_matches_one_device(tmp_path):
     assert np.abs(one - two).max() * 255 <= 2
 
 
+@pytest.mark.slow
 def test_the_device_devices_names_does_the_work(tmp_path):
     """--devices /cpu:1 evaluates on CPU:1, not on TensorFlow's default device (a fresh process:
     logical devices must be set before TensorFlow starts)."""
@@ -162,6 +165,7 @@ def test_the_device_devices_names_does_the_work(tmp_path):
     assert done.stdout.strip().splitlines()[-1] == "['device:CPU:1']"
 
 
+@pytest.mark.slow
 def test_a_render_over_two_workers_matches_one_process(tmp_path):
     """TF_CONFIG with two workers on this host: the chief writes the picture of a one-process
     render; the other worker writes nothing."""

@@ -7,8 +7,9 @@ from dataclasses import replace
 
 from rich.console import Console
 
+from core.objective import LossTerms
 from hires.display import PlainReporter, RichReporter
-from tests.hires.test_estimate import _Clock, _plans, _progress
+from tests.conftest import FakeClock as _Clock, progress_at as _progress, square_plans as _plans
 
 
 def test_rich_messages_print_brackets_as_written():
@@ -38,10 +39,10 @@ def test_the_loss_line_adds_up_from_weighted_parts():
     from hires.ladder import Rung
 
     rung = Rung(64, 10, content_weight=1.0, style_weight=10.0, tv_weight=0.0)
-    terms = {"total": 0.3078, "content": 0.0108, "style": 0.0265, "tv": 0.0, "range": 3.2e-6}
+    terms = LossTerms(total=0.3078, content=0.0108, style=0.0265, tv=0.0, range=3.2e-6)
     line = format_terms(terms, rung)
     assert line == "loss 0.3078 = content 0.0108 + style 0.265 + range 0.032"
     parts = [float(part.split()[-1]) for part in line.split(" = ")[1].split(" + ")]
-    assert abs(sum(parts) - terms["total"]) < 1e-3
-    quiet = format_terms({**terms, "total": 0.2758, "range": 0.0}, replace(rung, tv_weight=2.0))
+    assert abs(sum(parts) - terms.total) < 1e-3
+    quiet = format_terms(terms._replace(total=0.2758, range=0.0), replace(rung, tv_weight=2.0))
     assert quiet == "loss 0.2758 = content 0.0108 + style 0.265 + tv 0"

@@ -6,52 +6,32 @@ import io
 
 import pytest
 
-from core.optimize import Progress
 from hires.display import PlainReporter
 from hires.estimate import Estimator
-from hires.ladder import Rung
-from hires.render import RungPlan, RungResult
-from hires.tiling import MemoryPlan
+from hires.job import RungPlan, RungResult
+from tests.conftest import FakeClock, progress_at, square_plans
 
 
-def _plans(*rungs: tuple[int, int]) -> list[RungPlan]:
-    """Square rungs ``(side, iterations)``, untiled, resolved (weights set) as render plans them."""
-    return [RungPlan(i, len(rungs), Rung(side, iterations, 1.0, 10.0, 0.0), side, side, ((side, side),),
-                     MemoryPlan(None, 1, 10, 0), 16) for i, (side, iterations) in enumerate(rungs)]
-
-
-def _progress(iteration: int, evaluations: int) -> Progress:
-    return Progress(iteration, 0, evaluations, {"total": 1.0, "content": 0.5, "style": 0.5}, 0.0, None)
-
-
-class _Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def _ladder(*rungs: tuple[int, int]) -> tuple[_Clock, list[RungPlan], Estimator]:
-    clock, plans = _Clock(), _plans(*rungs)
+def _ladder(*rungs: tuple[int, int]) -> tuple[FakeClock, list[RungPlan], Estimator]:
+    clock, plans = FakeClock(), square_plans(*rungs)
     return clock, plans, Estimator(plans, clock=clock)
 
 
-def _run_rung(estimator: Estimator, clock: _Clock, plan: RungPlan, *, startup: float, price: float,
+def _run_rung(estimator: Estimator, clock: FakeClock, plan: RungPlan, *, startup: float, price: float,
               chunks: int, chunk: int = 10, finish: bool = False) -> None:
     """Runs ``chunks`` reports of ``chunk`` iterations at one evaluation each; then ends the rung if ``finish``."""
     estimator.rung_started(plan)
     clock.now += startup
     for k in range(1, chunks + 1):
         clock.now += chunk * price
-        estimator.update(plan, _progress(k * chunk, k * chunk))
+        estimator.update(plan, progress_at(k * chunk, k * chunk))
     if finish:
         estimator.rung_finished(plan)
 
 
 def test_no_estimate_before_the_first_report():
-    plans = _plans((64, 10))
-    estimator = Estimator(plans, clock=_Clock())
+    plans = square_plans((64, 10))
+    estimator = Estimator(plans, clock=FakeClock())
     estimator.rung_started(plans[0])
     assert estimator.seconds_left() is None
 
@@ -62,7 +42,7 @@ def test_a_rung_is_priced_between_reports_and_its_start_up_kept_apart():
     # One report: the start-up is inside the price, so the estimate is high.
     assert estimator.seconds_left() == pytest.approx(40 * 50.0 / 10)
     clock.now += 10 * 2.0
-    estimator.update(plans[0], _progress(20, 20))
+    estimator.update(plans[0], progress_at(20, 20))
     assert estimator.prices[0] == pytest.approx(2.0)
     assert estimator.startups[0] == pytest.approx(30.0)
     assert estimator.seconds_left() == pytest.approx(30 * 2.0)
@@ -101,9 +81,9 @@ def test_evaluations_per_iteration_scale_what_is_left():
     clock, plans, estimator = _ladder((100, 30))
     estimator.rung_started(plans[0])
     clock.now += 20.0
-    estimator.update(plans[0], _progress(10, 21))
+    estimator.update(plans[0], progress_at(10, 21))
     clock.now += 20.0
-    estimator.update(plans[0], _progress(20, 41))  # the start's evaluation, then 2 an iteration at 1 s each
+    estimator.update(plans[0], progress_at(20, 41))  # the start's evaluation, then 2 an iteration at 1 s each
     assert estimator.seconds_left() == pytest.approx(10 * 2 * 1.0)
 
 
@@ -112,19 +92,19 @@ def test_a_first_report_of_one_iteration_is_not_read_as_three_evaluations_an_ite
     clock, plans, estimator = _ladder((100, 30))
     estimator.rung_started(plans[0])
     clock.now += 3.0
-    estimator.update(plans[0], _progress(1, 3))
+    estimator.update(plans[0], progress_at(1, 3))
     assert estimator.evaluations_per_iteration == pytest.approx(2.0)
-    estimator.update(plans[0], _progress(1, 1))
+    estimator.update(plans[0], progress_at(1, 1))
     assert estimator.evaluations_per_iteration == pytest.approx(1.0)  # never below one an iteration
 
 
 def test_a_resumed_ladder_counts_its_finished_rungs_as_done():
-    plans = _plans((100, 20), (200, 20))
+    plans = square_plans((100, 20), (200, 20))
     reporter = PlainReporter(io.StringIO())
     finished = RungResult(plans[0], None, (), "iterations", 12.0, None)
     reporter.ladder_started(plans, [finished])
     assert reporter.estimator.work_done() == 20 * 100 * 100
-    reporter.estimator.clock = clock = _Clock()
+    reporter.estimator.clock = clock = FakeClock()
     _run_rung(reporter.estimator, clock, plans[1], startup=0.0, price=1.0, chunks=2)
     assert reporter.estimator.seconds_left() == pytest.approx(0.0)
 

@@ -606,7 +606,9 @@ def test_overwrite_replaces(tmp_path: Path) -> None:
 def test_creates_missing_folders_with_normal_permissions(tmp_path: Path) -> None:
     target = write_image(tmp_path / "a" / "b" / "out.png", _gradient())
     assert target.is_file()
-    assert target.stat().st_mode & 0o777 == 0o666 & ~images._umask()
+    from hires import files
+
+    assert target.stat().st_mode & 0o777 == 0o666 & ~files._umask()
 
 
 @pytest.mark.parametrize("overwrite", [False, True])
@@ -728,7 +730,7 @@ def test_check_output_path_probe_failure(tmp_path: Path, monkeypatch: pytest.Mon
         raise PermissionError(13, "Permission denied")
 
     monkeypatch.setattr(images.tempfile, "mkstemp", read_only)
-    with pytest.raises(HiresError, match="not writable"):
+    with pytest.raises(HiresError, match="files cannot be created"):
         check_output_path(tmp_path / "out.png", overwrite=False)
 
 

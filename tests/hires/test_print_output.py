@@ -12,7 +12,9 @@ from hires import colour, images
 from hires.cli import app
 from hires.config import default_settings
 from hires.ladder import Ladder, Rung
-from hires.render import RenderJob, render, resize, to_tensor
+from hires.inputs import resize, to_tensor
+from hires.job import RenderJob
+from hires.render import render
 from tests.conftest import noise_image, save_png, smooth_image
 
 runner = CliRunner()

@@ -9,7 +9,9 @@ from core.objective import LossSpec, compute_targets, make_extractor, make_loss_
 from hires import images
 from hires.config import default_settings
 from hires.ladder import Ladder, Rung
-from hires.render import RenderJob, render, resize, to_tensor
+from hires.inputs import resize, to_tensor
+from hires.job import RenderJob
+from hires.render import render
 
 # Layers the renderer does not optimise: a fair judge of whether the style really moved.
 HELD_OUT_LAYERS = ("block2_conv2", "block3_conv3", "block4_conv3")
@@ -39,8 +41,8 @@ def test_render_moves_the_picture_towards_the_painting(hed, shared_images, tmp_p
     extractor = make_extractor(hed, spec)
     loss_function = make_loss_function(extractor, spec, compute_targets(extractor, spec, content, [style]))
     before, after = loss_function(content), loss_function(out)
-    assert float(after["style"]) < float(before["style"]) / 20
-    assert float(after["content"]) < 1.0  # still the photograph: bounded relative feature error
+    assert float(after.style) < float(before.style) / 20
+    assert float(after.content) < 1.0  # still the photograph: bounded relative feature error
 
     held_out = build_extractor(hed, HELD_OUT_LAYERS)
     style_grams = {n: losses.gram_matrix(f) for n, f in held_out(style).items()}

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 from dataclasses import replace
+from types import SimpleNamespace
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,10 @@ from hires import images
 from hires.config import default_settings
 from hires.errors import HiresError
 from hires.ladder import Ladder, Rung
-from hires.render import RenderInterrupted, RenderJob, SilentReporter, render
+from hires.job import RenderJob, SilentReporter
+from hires.outputs import contact_sheet_path
+from hires.render import render
+from hires.stopping import RenderInterrupted
 from tests.conftest import noise_image, save_png, smooth_image
 
 HIRES = Path(sys.executable).parent / "hires"
@@ -76,7 +80,7 @@ def test_an_interrupt_during_the_end_of_rung_write_resumes(pair, uninterrupted, 
     (no timed checkpoint came due); the render's handler then writes the finished rung's
     checkpoint again, not that chunk's optimiser state under the next rung's number.
     """
-    import hires.render as render_module
+    import hires.resume as resume_module
 
     content, style = pair
     job = RenderJob(content, (style,), tmp_path / "out.png", _settings())
@@ -89,12 +93,12 @@ def test_an_interrupt_during_the_end_of_rung_write_resumes(pair, uninterrupted, 
             raise KeyboardInterrupt
         real(folder, checkpoint)
 
-    monkeypatch.setattr(render_module, "write_checkpoint", interrupt_once)
+    monkeypatch.setattr(resume_module, "write_checkpoint", interrupt_once)
     with pytest.raises(KeyboardInterrupt):
         render(job, checkpoint_seconds=3600)
     saved = checkpoints.read_checkpoint(checkpoints.state_folder(job.output))
     assert interrupted and saved.rung == 1 and saved.optimizer is None
-    monkeypatch.setattr(render_module, "write_checkpoint", real)
+    monkeypatch.setattr(resume_module, "write_checkpoint", real)
     render(job)
     np.testing.assert_allclose(images.read_image(job.output), uninterrupted, atol=2 / 255)
 
@@ -134,10 +138,11 @@ def test_an_interrupt_while_the_render_is_finished_off_leaves_one_the_same_comma
     monkeypatch.setattr(render_module, "make_contact_sheet", real)
     render(job)
     np.testing.assert_allclose(images.read_image(job.output), uninterrupted, atol=2 / 255)
-    assert render_module.contact_sheet_path(job.output).is_file()
+    assert contact_sheet_path(job.output).is_file()
     assert not checkpoints.state_folder(job.output).exists()
 
 
+@pytest.mark.slow
 def test_finished_rungs_are_not_redone(pair, tmp_path):
     content, style = pair
     job = RenderJob(content, (style,), tmp_path / "out.png", _settings())
@@ -164,7 +169,9 @@ def test_a_failed_checkpoint_write_keeps_the_previous_one(tmp_path, monkeypatch)
     def crash(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(checkpoints.os, "fsync", crash)
+    from hires import files
+
+    monkeypatch.setattr(files.os, "fsync", crash)
     with pytest.raises(HiresError, match="No space left on device.*run the same command"):
         checkpoints.write_checkpoint(folder, checkpoints.Checkpoint("abc", rung=2))
     assert checkpoints.read_checkpoint(folder).rung == 1
@@ -241,6 +248,7 @@ def _cli_args(content, style, output, top_iterations=40):
             "--checkpoint-minutes", "0.00001"]
 
 
+@pytest.mark.slow
 def test_sigkill_mid_rung_then_rerun_matches_an_uninterrupted_render(pair, tmp_path):
     content, style = pair
     whole = tmp_path / "whole" / "out.png"
@@ -258,6 +266,7 @@ def test_sigkill_mid_rung_then_rerun_matches_an_uninterrupted_render(pair, tmp_p
     np.testing.assert_allclose(images.read_image(output), images.read_image(whole), atol=2 / 255)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum, status", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_sigterm_and_sigint_checkpoint_and_exit(pair, tmp_path, signum, status):
     content, style = pair
@@ -355,12 +364,12 @@ def test_a_render_resumes_with_other_output_options(pair, uninterrupted, tmp_pat
 
 def test_a_checkpoint_written_under_the_older_digest_resumes(pair, uninterrupted, tmp_path, monkeypatch):
     """Until 2026-11-26 the digest hashed every setting; such a render, begun then, still resumes."""
-    import hires.render as render_module
+    import hires.plan as plan_module
 
     content, style = pair
     job = RenderJob(content, (style,), tmp_path / "out.png", _settings())
     computed, real = [], checkpoints.digests_of
-    monkeypatch.setattr(render_module, "digests_of", lambda *args: computed.append(real(*args)) or computed[-1])
+    monkeypatch.setattr(plan_module, "digests_of", lambda *args: computed.append(real(*args)) or computed[-1])
     with pytest.raises(KeyboardInterrupt):
         render(job, _StopAt(1, 1), checkpoint_seconds=3600)
     current, older = computed[0]
@@ -395,7 +404,8 @@ def test_plan_says_where_a_render_would_resume_and_refuses_what_render_refuses(p
     runner = CliRunner()
     planned = runner.invoke(app, [*args, "--plan"])
     assert planned.exit_code == 0, planned.output
-    assert f"the render would resume from {checkpoints.state_folder(output)} at rung 2 (mid-rung)" in planned.stdout
+    assert (f"the render would resume from {checkpoints.state_folder(output)} at rung 2 (mid-rung, after "
+            "iteration 2 of") in planned.stdout
     changed = runner.invoke(app, [*args, "--plan", "--style-weight", "3"])
     assert changed.exit_code == 2 and "holds a render of other inputs or settings" in changed.output
     afresh = runner.invoke(app, [*args, "--plan", "--restart"])
@@ -423,11 +433,15 @@ def test_a_rung_resumed_mid_way_keeps_its_whole_loss_curve(pair, tmp_path):
 
 
 def test_a_checkpoint_with_every_rung_finished_is_not_called_a_rung_past_the_last():
-    from hires.render import _resume_point
+    from hires.resume import _resume_point
 
+    plans = [SimpleNamespace(rung=Rung(32, 4)), SimpleNamespace(rung=Rung(64, 6))]
     done = checkpoints.Checkpoint("digest", rung=2)
-    assert "rung 3" not in _resume_point(done, 2) and "every rung finished" in _resume_point(done, 2)
-    assert _resume_point(checkpoints.Checkpoint("digest", rung=1), 2) == "at rung 2"
+    assert "rung 3" not in _resume_point(done, plans) and "every rung finished" in _resume_point(done, plans)
+    assert _resume_point(checkpoints.Checkpoint("digest", rung=1), plans) == "at rung 2"
+    mid = checkpoints.Checkpoint("digest", rung=1, optimizer={"kind": np.asarray("lbfgs")},
+                                 partial={"iterations": [2, 4], "losses": [1.0, 0.9]})
+    assert _resume_point(mid, plans) == "at rung 2 (mid-rung, after iteration 4 of 6)"
 
 
 def test_after_an_interrupted_restart_the_message_says_to_leave_restart_out(pair, tmp_path):

