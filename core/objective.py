@@ -103,8 +103,25 @@ class Targets:
 
 
 def make_extractor(backbone: Backbone, spec: LossSpec) -> Extractor:
-    """The feature extractor for exactly the layers ``spec`` uses."""
-    return build_extractor(backbone, spec.layer_names, pooling=spec.pooling, precision=spec.precision)
+    """The feature extractor for exactly the layers ``spec`` uses; one per backbone and layers, made
+    once, so that what is compiled for it (``core.compiled``) serves every rung of a ladder."""
+    key = (id(backbone), spec.layer_names, spec.pooling, spec.precision)
+    if key not in _EXTRACTORS or _EXTRACTORS[key][0] is not backbone:
+        _EXTRACTORS[key] = (backbone, build_extractor(backbone, spec.layer_names, pooling=spec.pooling,
+                                                     precision=spec.precision))
+    return _EXTRACTORS[key][1]
+
+
+_EXTRACTORS: dict[tuple, tuple[Backbone, Extractor]] = {}  # the backbone is kept: its id stays its own
+
+
+@dataclass(frozen=True)
+class LossParts:
+    """What a whole-image objective is made of: a compiled program rebuilds it from arguments."""
+
+    extractor: Extractor
+    spec: LossSpec
+    targets: Targets
 
 
 def compute_targets(
@@ -246,13 +263,18 @@ class WholeImageObjective:
     Args:
         loss_function: from ``make_loss_function`` (or any ``image -> terms`` with a ``total``).
         jit_compile: compile with XLA (see ``hires bench`` for where it helps).
+        parts: the extractor, specification and targets ``loss_function`` was made of; with
+            them the optimiser may run its loop compiled (``core.compiled``).
 
     ``traces`` counts both compiled functions: 1 for an image shape whose terms were only asked
     of images already evaluated (see ``LastTerms``), else 2.
     """
 
-    def __init__(self, loss_function: LossFunction, *, jit_compile: bool = False) -> None:
+    def __init__(self, loss_function: LossFunction, *, jit_compile: bool = False,
+                 parts: LossParts | None = None) -> None:
         self.loss_function = loss_function
+        self.jit_compile = jit_compile
+        self.parts = parts  # what the loss function was made of, when it came from make_loss_function
         self.traces = 0
         # No autograph: the objective has no tensor-dependent Python control flow to convert, and
         # autograph's generated sources are files in $TMPDIR that a killed process leaves behind.
@@ -281,6 +303,13 @@ class WholeImageObjective:
     def terms(self, image: tf.Tensor) -> LossTerms:
         kept = self._last.find(image)
         return kept if kept is not None else self._terms(image)
+
+
+def whole_image_objective(extractor: Extractor, spec: LossSpec, targets: Targets, *,
+                          jit_compile: bool = False) -> WholeImageObjective:
+    """``WholeImageObjective`` of ``make_loss_function(extractor, spec, targets)``, its parts kept."""
+    return WholeImageObjective(make_loss_function(extractor, spec, targets), jit_compile=jit_compile,
+                               parts=LossParts(extractor, spec, targets))
 
 
 def as_objective(loss: LossFunction | Objective) -> Objective:

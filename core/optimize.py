@@ -20,6 +20,7 @@ import tensorflow_probability as tfp
 from tensorflow_probability.python.optimizer.lbfgs import LBfgsOptimizerResults
 
 from core.choices import ADAM_PRESETS, AdamSettings
+from core.compiled import chunk_program
 from core.lbfgs_memory import lean_history
 from core.linesearch import accepting_first_step
 from core.objective import LossFunction, LossTerms, Objective, as_objective
@@ -125,14 +126,14 @@ def _scale_to(gradient: tf.Tensor, target: float) -> float:
 class _LBfgsRunner:
     """L-BFGS steps for one image shape around an objective's compiled value and gradient.
 
-    Only the objective is compiled (traced once per shape). TFP's loop runs eagerly: tracing
-    ``lbfgs_minimize`` itself costs about 12 s per shape on a 2-core CPU, while its eager
-    bookkeeping costs milliseconds per evaluation, against a network evaluation of a second or
-    more at useful sizes.
+    TFP's loop runs eagerly (25 to 40 ms of Python per iteration on a 2-core CPU), or, with
+    ``compiled`` and an objective that keeps its parts, as one compiled program per chunk
+    (``core.compiled``), traced once for every rung of a ladder.
     """
 
     def __init__(self, objective: Objective, shape: list[int], scale: float | None,
-                 correction_pairs: int, tolerance: float, accept_first_step: bool = True) -> None:
+                 correction_pairs: int, tolerance: float, accept_first_step: bool = True,
+                 compiled: bool = False) -> None:
         self.shape = shape
         self.objective = objective
         self.accept_first_step = accept_first_step
@@ -144,11 +145,19 @@ class _LBfgsRunner:
             x_tolerance=0.0,
             f_relative_tolerance=tolerance,
         )
-        self.terms = objective.terms
+        parts = getattr(objective, "parts", None)
+        self.program = None if not (compiled and parts) else chunk_program(
+            parts, correction_pairs=correction_pairs, options=self.options, accept_first_step=accept_first_step,
+            jit_compile=getattr(objective, "jit_compile", False))
+
+    def terms(self, image: tf.Tensor) -> LossTerms:
+        """The terms of ``image``: those the compiled loop evaluated last when it is that image."""
+        kept = self.program.terms_at(tf.reshape(image, [-1])) if self.program is not None else None
+        return kept if kept is not None else self.objective.terms(image)
 
     @property
     def traces(self) -> int:
-        return self.objective.traces
+        return self.objective.traces + (self.program.traces if self.program is not None else 0)
 
     def value_and_gradient(self, x: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """TFP's view of the objective: flat pixels ``(H W 3,)``, value and gradient scaled."""
@@ -181,6 +190,9 @@ class _LBfgsRunner:
 
     def advance(self, state: LBfgsOptimizerResults, max_iterations: int):
         """Continues ``state`` until it has done ``max_iterations`` iterations in all."""
+        if self.program is not None:
+            return self.program.advance(state, max_iterations, shape=self.shape, scale=self._scale,
+                                        targets=self.objective.parts.targets)
         with accepting_first_step(self.accept_first_step), lean_history():
             return tfp.optimizer.lbfgs_minimize(
                 self.value_and_gradient, initial_position=None, previous_optimizer_results=state,
@@ -228,6 +240,7 @@ def minimize_lbfgs(
     callback: Callback | None = None,
     state: LBfgsState | None = None,
     accept_first_step: bool = True,
+    compiled: bool = False,
 ) -> OptimizeResult:
     """Minimises the loss over the image's pixels with ``tfp.optimizer.lbfgs_minimize``.
 
@@ -253,6 +266,10 @@ def minimize_lbfgs(
         accept_first_step: take L-BFGS's unit step whenever it meets the Wolfe conditions
             (``core.linesearch``); False runs TFP's line search unchanged, at about three
             evaluations per iteration instead of one.
+        compiled: run each chunk as one compiled program (``core.compiled``) when the
+            objective keeps its parts (``core.objective.whole_image_objective``); its trace is
+            shared by every rung, and pays where Python's dispatch outweighs it (a GPU, many
+            small iterations).
 
     Returns:
         An ``OptimizeResult`` whose ``state`` continues the run.
@@ -263,14 +280,14 @@ def minimize_lbfgs(
     objective = as_objective(loss)
     clock = time.perf_counter()
     if state is None:
-        runner = _LBfgsRunner(objective, shape, None, correction_pairs, tolerance, accept_first_step)
+        runner = _LBfgsRunner(objective, shape, None, correction_pairs, tolerance, accept_first_step, compiled)
         x0 = tf.reshape(initial_image, [-1])
         runner.choose_scale(x0)
         results = runner.start(x0)
         before = 0
     else:
         runner = _LBfgsRunner(objective, shape, state.scale, correction_pairs, tolerance,
-                               accept_first_step)
+                               accept_first_step, compiled)
         results, before = resize_history(state.results, correction_pairs), state.iterations_before
     good = results
     history: list[Progress] = []

@@ -25,7 +25,7 @@ import tensorflow as tf
 
 from core.backbones import Backbone, Extractor, receptive_field
 from core.objective import (LossSpec, Targets, WholeImageObjective, compute_targets, make_extractor,
-                            make_loss_function)
+                            make_loss_function, whole_image_objective)
 from core.optimize import ADAM_PRESETS, Progress, minimize_adam, minimize_lbfgs
 from core.tiles import TiledObjective, plan_tiles
 from hires import images
@@ -34,6 +34,7 @@ from hires.demo_images import draw_demo_content, draw_demo_style
 from hires.errors import HiresError
 from hires.flops import count_flops
 from hires.ladder import Rung, rung_shape
+from hires.quality import Judge, Quality, cost_of
 from hires.inputs import resize, to_tensor
 from hires.job import RenderJob, SilentReporter
 from hires.plan import choose_backbone, loss_spec, plan_ladder
@@ -49,6 +50,9 @@ class Curve:
 
     ``coarse_loss`` is the finished picture's loss at the ladder's first size (see
     ``losses_at_size``): how well its composition, as a whole, matches the painting.
+    ``quality`` is the finished picture judged on layers the objective does not use
+    (``hires.quality``), and ``cost`` the run's evaluations times megapixels, summed over its
+    rungs: compare runs on those, at equal cost.
     ``cpu_share`` is the CPU time this process used over the run's wall time and the CPUs it may
     use: near 1 on a CPU with nothing else running, lower where other work took CPUs from it, so
     that a comparison of two runs that were not equally served can be seen for what it is.
@@ -59,6 +63,8 @@ class Curve:
     losses: tuple[float, ...]
     coarse_loss: float | None = None
     cpu_share: float | None = None
+    quality: Quality | None = None
+    cost: float = 0.0
 
     def time_to_reach(self, loss: float) -> float | None:
         """The first time at which the loss was at or below ``loss``, or None."""
@@ -92,6 +98,7 @@ class _TimedReporter(SilentReporter):
         self.start = time.perf_counter()
         self.points: list[tuple[float, float]] = []
         self.offset = 0.0
+        self.rungs: list[tuple[int, int]] = []  # (pixels, evaluations) of each finished rung
 
     def rung_started(self, plan) -> None:
         if plan.index == self.top_index:
@@ -101,6 +108,10 @@ class _TimedReporter(SilentReporter):
         if plan.index == self.top_index:
             self.points.append((self.offset + progress.seconds, progress.terms.total))
 
+    def rung_finished(self, result) -> None:
+        evaluations = result.history[-1].evaluations if result.history else 0
+        self.rungs.append((result.plan.pixels, evaluations))
+
 
 def _run_curve(name: str, job: RenderJob, top_index: int) -> Curve:
     reporter = _TimedReporter(top_index)
@@ -108,7 +119,7 @@ def _run_curve(name: str, job: RenderJob, top_index: int) -> Curve:
     render(job, reporter, restart=True)  # a leftover state folder (an interrupted bench) must not be timed as a resume
     share = (time.process_time() - cpu) / max(time.perf_counter() - wall, 1e-9) / _usable_cpus()
     return Curve(name, tuple(p[0] for p in reporter.points), tuple(p[1] for p in reporter.points),
-                 cpu_share=share)
+                 cpu_share=share, cost=cost_of(reporter.rungs))
 
 
 def losses_at_size(content: Path, style: Path, pictures: Sequence[Path], settings: RenderSettings,
@@ -150,9 +161,15 @@ def compare_ladder_to_single(
         job = RenderJob(content, (style,), folder / f"{name}.png", chosen, overwrite=True, save_rungs=False)
         curves.append(_run_curve(name, job, index))
     first = ladder_rungs[0].long_edge_px
+    pictures = [folder / f"{c.name}.png" for c in curves]
     if first < top:
-        scores = losses_at_size(content, style, [folder / f"{c.name}.png" for c in curves], settings, first)
+        scores = losses_at_size(content, style, pictures, settings, first)
         curves = [replace(c, coarse_loss=score) for c, score in zip(curves, scores)]
+    backbone, _ = choose_backbone(settings)
+    judge = Judge(backbone, images.read_image(content), images.read_image(style),
+                  used=[settings.content_layer, *(name for name, _ in settings.style_layers)],
+                  style_scale=settings.ladder.style_scale)
+    curves = [replace(c, quality=judge(images.read_image(picture))) for c, picture in zip(curves, pictures)]
     return curves[0], curves[1]
 
 
@@ -264,6 +281,27 @@ class OptimizerComparison:
 
 
 @dataclass(frozen=True)
+class LoopOverhead:
+    """What L-BFGS's own loop costs beside its evaluations, eager and compiled (``core.compiled``).
+
+    Per iteration: the wall time of the chunks after the first, less their evaluations at this
+    size's measured seconds per evaluation. The first chunk is left out (it traces); its time
+    beyond its evaluations is ``compile_seconds``. Both runs in the same process, from the same
+    image, with the same objective.
+    """
+
+    long_edge_px: int
+    iterations: int
+    chunk_iterations: int
+    seconds_per_evaluation: float
+    eager_overhead_per_iteration_seconds: float
+    compiled_overhead_per_iteration_seconds: float
+    compile_seconds: float
+    eager_evaluations_per_iteration: float
+    compiled_evaluations_per_iteration: float
+
+
+@dataclass(frozen=True)
 class TilingComparison:
     """Seconds per megapixel-evaluation tiled (``core.tiles``) over untiled, at the largest size.
 
@@ -296,6 +334,7 @@ class BenchReport:
     sizes: tuple[EvaluationTiming, ...]
     lbfgs_vs_adam: OptimizerComparison
     tiling: TilingComparison
+    loop: LoopOverhead | None = None
     # The 1-minute load average as the run started and as it ended (None where the system does
     # not say). The run's own threads raise the second; a high first one means other work was
     # running, and may have shared the CPUs with the bench.
@@ -303,8 +342,10 @@ class BenchReport:
     precision: str = "float32"  # the network's arithmetic (--precision)
 
     def to_json(self) -> dict:
-        """A JSON-ready dict: the dataclasses' fields by name, tuples as lists."""
-        return {"schema": "hires-bench/1", **asdict(self)}
+        """A JSON-ready dict: the dataclasses' fields by name, tuples as lists; the compiled loop's
+        overhead per iteration also at the top level, as ``lbfgs_overhead_per_iteration_seconds``."""
+        overhead = self.loop.compiled_overhead_per_iteration_seconds if self.loop else None
+        return {"schema": "hires-bench/2", "lbfgs_overhead_per_iteration_seconds": overhead, **asdict(self)}
 
 
 @dataclass(frozen=True)
@@ -450,6 +491,29 @@ def compare_optimizers(problem: BenchProblem, *, iterations: int, adam_preset: s
         adam_preset, adam.iterations, adam.evaluations, adam.terms.total, adam_seconds)
 
 
+def measure_loop(problem: BenchProblem, timing: EvaluationTiming, *, iterations: int, xla: bool,
+                 chunk_iterations: int = 10) -> LoopOverhead | None:
+    """L-BFGS's loop beside its evaluations, eager then compiled; None for fewer than two chunks."""
+    if iterations < 2 * chunk_iterations:
+        return None
+    runs = []
+    for compiled in (False, True):
+        objective = whole_image_objective(problem.extractor, problem.spec, problem.targets, jit_compile=xla)
+        marks = [(time.perf_counter(), 0, 0)]
+        minimize_lbfgs(objective, problem.content, iterations=iterations, chunk_iterations=chunk_iterations,
+                       compiled=compiled, callback=lambda p: marks.append((time.perf_counter(), p.iteration,
+                                                                            p.evaluations)))
+        (t0, _, _), (t1, i1, e1), (t2, i2, e2) = marks[0], marks[1], marks[-1]
+        per_iteration = (t2 - t1) / (i2 - i1)
+        evaluations = (e2 - e1) / (i2 - i1)
+        # The first chunk less what its iterations cost later, and less its extra evaluations (the start's).
+        first = (t1 - t0) - i1 * per_iteration - (e1 - i1 * evaluations) * timing.seconds_per_evaluation
+        runs.append((per_iteration - evaluations * timing.seconds_per_evaluation, evaluations, first))
+    (eager, eager_evaluations, _), (compiled_overhead, compiled_evaluations, compile_seconds) = runs
+    return LoopOverhead(problem.long_edge_px, iterations, chunk_iterations, timing.seconds_per_evaluation, eager,
+                        compiled_overhead, max(0.0, compile_seconds), eager_evaluations, compiled_evaluations)
+
+
 def compare_tiling(problem: BenchProblem, backbone: Backbone, untiled: EvaluationTiming, *, stride: int,
                    repeats: int) -> TilingComparison:
     """Tiled (``core.tiles.TiledObjective``, tiles about half the long edge) against untiled cost per pixel."""
@@ -504,6 +568,9 @@ def run_bench(
     smallest, largest = min(sizes_px), max(sizes_px)
     log(f"bench: L-BFGS, {iterations} iterations, then Adam for as many evaluations, at {smallest} px")
     optimizers = compare_optimizers(problems[smallest], iterations=iterations)
+    log(f"bench: L-BFGS's loop, eager then compiled, {iterations} iterations at {smallest} px")
+    loop = measure_loop(problems[smallest], next(t for t in timings if t.long_edge_px == smallest),
+                        iterations=iterations, xla=xla)
     log(f"bench: tiled against untiled at {largest} px")
     untiled = next(t for t in reversed(timings) if t.long_edge_px == largest)
     tiling = compare_tiling(problems[largest], backbone, untiled, stride=stride, repeats=repeats)
@@ -511,7 +578,7 @@ def run_bench(
     load_at_end = _load_average()
     load = (load_at_start, load_at_end) if load_at_start is not None and load_at_end is not None else None
     return BenchReport(machine, backbone.name, backbone_note, device, xla, peak, tuple(timings),
-                       optimizers, tiling, load, spec.precision)
+                       optimizers, tiling, loop, load, spec.precision)
 
 
 def _usable_cpus() -> int:

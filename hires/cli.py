@@ -297,6 +297,10 @@ def _print_plan(job, *, restart: bool = False) -> None:
                    f"{p.memory_bytes / 2**30:>6.2f} GiB  {format_seconds(seconds):>7}")
         if p.memory.note:
             typer.echo(f"      rung {p.index + 1}: {p.memory.note}")
+    xla = [str(p.index + 1) for p in ready.rungs if p.xla]
+    loop = [str(p.index + 1) for p in ready.rungs if p.compiled_loop]
+    typer.echo(f"compiled: XLA on {'rungs ' + ', '.join(xla) if xla else 'no rung'}; the L-BFGS loop on "
+               f"{'rungs ' + ', '.join(loop) if loop else 'no rung'} (only where it pays)")
     total = sum(ready.seconds)
     typer.echo(f"time: about {format_seconds(total)} in all, from {ready.rate_source}")
     if total > DAY_SECONDS:
@@ -573,6 +577,12 @@ def _print_bench(report) -> None:
                   f"in {o.lbfgs_seconds:.1f} s", markup=False)
     console.print(f"  Adam ({o.adam_preset}): {o.adam_steps} steps, {o.adam_evaluations} evaluations: "
                   f"loss {o.adam_total:.4g} in {o.adam_seconds:.1f} s", markup=False)
+    if report.loop is not None:
+        loop = report.loop
+        console.print(f"L-BFGS's own loop at {loop.long_edge_px} px, beside its evaluations: "
+                      f"{loop.eager_overhead_per_iteration_seconds * 1e3:.1f} ms an iteration eager, "
+                      f"{loop.compiled_overhead_per_iteration_seconds * 1e3:.1f} ms compiled "
+                      f"(compiled once in {loop.compile_seconds:.1f} s)", markup=False)
     t = report.tiling
     if t.ratio is None:
         console.print(f"tiled against untiled at {t.width_px}x{t.height_px}: not measured ({t.reason})", markup=False)
@@ -659,9 +669,15 @@ def bench_ladder(
     if single.coarse_loss is not None:
         typer.echo(f"  both pictures shrunk to {rungs[0].long_edge_px} px (the layout of the whole): loss "
                    f"{single.coarse_loss:.4g} single, {ladder.coarse_loss:.4g} ladder")
+    typer.echo("judged on layers the objective does not use (lower is better), at the cost each run spent:")
+    typer.echo(f"  {'':>6}  {'style':>8}  {'layout':>8}  {'content':>8}  {'MP·eval':>8}")
+    for curve in (single, ladder):
+        q = curve.quality
+        typer.echo(f"  {curve.name:>6}  {q.style:>8.4g}  {q.layout:>8.4g}  {q.content:>8.4g}  {curve.cost:>8.1f}")
     if json_path is not None:
         data = {c.name: {"seconds": c.seconds, "losses": c.losses, "loss_at_first_size": c.coarse_loss,
-                         "cpu_share": c.cpu_share} for c in (single, ladder)}
+                         "cpu_share": c.cpu_share, "quality": c.quality.__dict__,
+                         "megapixel_evaluations": c.cost} for c in (single, ladder)}
         data["ladder_time_to_single_final_loss_seconds"] = reached
         data["best_time_ratio"] = None if best is None else {"ratio": best[0], "single_seconds": best[1], "loss": best[2]}
         _write_text(json_path, json.dumps(data, indent=2))

@@ -68,6 +68,7 @@ class RungPlan:
         memory: whole image or tiles, correction pairs, the planned peak.
         stride: the backbone's total stride.
         xla: whether its whole-image evaluation is compiled with XLA.
+        compiled_loop: whether its L-BFGS chunks run as one compiled program (``core.compiled``).
     """
 
     index: int
@@ -79,6 +80,7 @@ class RungPlan:
     memory: MemoryPlan
     stride: int
     xla: bool = False
+    compiled_loop: bool = False
 
     @property
     def pixels(self) -> int:

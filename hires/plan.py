@@ -33,9 +33,36 @@ from hires.resume import Resume, decide
 from hires.tiling import plan_memory
 
 WEIGHTS_ENV = "HIRES_VGG19_WEIGHTS"
-# XLA compiles for about 3 s per shape on a 2-core CPU and saves 9 % of an evaluation at
-# 256x192 px, 29 % at 1024x768: below this many pixels the compile outweighs the saving.
+# Below this many pixels a rung's evaluation is never compiled with XLA: the memory plan assumes
+# XLA above it (``--xla``), and ``choose_compilation`` then keeps it only where it pays.
 XLA_MIN_PIXELS = 256 * 192
+
+
+@dataclass(frozen=True)
+class CompileCosts:
+    """What compiling costs and saves on one kind of device (measured; see docs/performance.md).
+
+    Attributes:
+        loop_seconds: Python's dispatch of an eager L-BFGS iteration, which a compiled chunk saves.
+        trace_seconds: tracing the compiled chunk, once for a ladder (and a process).
+        xla_saving: the share of an evaluation's time that XLA saves.
+        xla_seconds: XLA's compile of one rung's evaluation.
+    """
+
+    loop_seconds: float
+    trace_seconds: float
+    xla_saving: float
+    xla_seconds: float
+
+
+COMPILE_COSTS = {
+    # 2-core CPU: eager iterations 21-25 ms against 4-7 ms compiled; the chunk traced in 6.5-8 s;
+    # XLA saved 9 % at 256x192 and 29 % at 1024x768, compiling in about 3 s.
+    "CPU": CompileCosts(loop_seconds=0.02, trace_seconds=8.0, xla_saving=0.15, xla_seconds=3.0),
+    # H200: 55 ms an evaluation on the first rung where the network needs 1.5 ms; XLA saved 42 %
+    # at 1024x768 and took 28 s to compile there. The trace's cost is assumed, not measured.
+    "GPU": CompileCosts(loop_seconds=0.05, trace_seconds=10.0, xla_saving=0.4, xla_seconds=28.0),
+}
 
 
 @dataclass(frozen=True)
@@ -107,6 +134,7 @@ def make_plan(job: RenderJob, *, restart: bool = False, chief: bool = True, look
     rungs = plan_ladder(settings, backbone, tuple(inputs.content.shape[1:3]),
                         [tuple(s.shape[1:3]) for s in inputs.styles], devices=devices,
                         tile_px=job.machine.tile_px, xla=job.machine.xla)
+    rungs = choose_compilation(rungs, settings, backbone, devices, xla=job.machine.xla)
     check_output_format(job, target, rungs[-1])
     digest, legacy = digests_of([path for _, path in input_files(job)], settings,
                                 f"{backbone.name} {backbone.source}")
@@ -223,11 +251,37 @@ def _style_shape(shape: tuple[int, int], rung: Rung) -> tuple[int, int]:
     return max(16, round(shape[0] * scale)), max(16, round(shape[1] * scale))
 
 
+def choose_compilation(rungs: Sequence[RungPlan], settings: RenderSettings, backbone: Backbone, devices: DeviceSet,
+                       *, xla: bool) -> list[RungPlan]:
+    """Compiles only where it pays: the L-BFGS loop when the whole-image rungs' iterations save
+    more dispatch than its one trace costs (a GPU; many iterations); XLA on a rung when its
+    expected saving over the rung's evaluations exceeds its compile."""
+    costs = COMPILE_COSTS.get(devices.kind, COMPILE_COSTS["CPU"])
+    rate = _rate(settings, backbone, devices, xla=False)
+    layers, style_layers = _layers(settings)
+    whole = [p for p in rungs if p.memory.tile_px is None and p.rung.optimizer == "lbfgs"]
+    loop = sum(p.rung.iterations for p in whole) * costs.loop_seconds > costs.trace_seconds
+    chosen = []
+    for plan in rungs:
+        evaluations = plan.rung.iterations * speed.EVALUATIONS_PER_ITERATION + speed.EXTRA_EVALUATIONS
+        saving = costs.xla_saving * evaluations * speed.evaluation_seconds(plan, backbone, layers, style_layers, rate)
+        chosen.append(replace(plan, xla=plan.xla and saving > costs.xla_seconds, compiled_loop=loop and plan in whole))
+    return chosen
+
+
+def _rate(settings: RenderSettings, backbone: Backbone, devices: DeviceSet, *, xla: bool) -> speed.Rate:
+    key = speed.machine_key(backbone.name, settings.precision, xla, devices.kind)
+    return speed.machine_rate(key, kind=devices.kind, devices=len(devices.names) * devices.workers)
+
+
+def _layers(settings: RenderSettings) -> tuple[list[str], list[str]]:
+    style_layers = [name for name, _ in settings.style_layers]
+    return [settings.content_layer, *style_layers], style_layers
+
+
 def estimate_seconds(settings: RenderSettings, backbone: Backbone, devices: DeviceSet,
                      rungs: Sequence[RungPlan], *, xla: bool) -> tuple[tuple[float, ...], str]:
     """Each rung's estimated seconds on these devices, and where the rate comes from."""
-    key = speed.machine_key(backbone.name, settings.precision, xla, devices.kind)
-    rate = speed.machine_rate(key, kind=devices.kind, devices=len(devices.names) * devices.workers)
-    layers = [settings.content_layer] + [name for name, _ in settings.style_layers]
-    style_layers = [name for name, _ in settings.style_layers]
+    rate = _rate(settings, backbone, devices, xla=xla)
+    layers, style_layers = _layers(settings)
     return tuple(speed.rung_seconds(plan, backbone, layers, style_layers, rate) for plan in rungs), rate.source

@@ -9,7 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from core.backbones import Backbone
-from core.objective import Objective, WholeImageObjective, compute_targets, make_extractor, make_loss_function
+from core.objective import Objective, compute_targets, make_extractor, whole_image_objective
 from core.optimize import ADAM_PRESETS, OptimizeResult, OptimizerState, Progress, minimize_adam, minimize_lbfgs
 from core.tiles import TiledObjective, compute_targets_tiled, plan_tiles
 from hires.config import RenderSettings
@@ -31,7 +31,7 @@ def build_objective(settings: RenderSettings, backbone: Backbone, plan: RungPlan
     if plan.memory.tile_px is None:
         # Eager: one forward pass per image; a tf.function here would trace for every new shape.
         targets = compute_targets(extractor, spec, content_here, styles_here, blend)
-        return WholeImageObjective(make_loss_function(extractor, spec, targets), jit_compile=plan.xla)
+        return whole_image_objective(extractor, spec, targets, jit_compile=plan.xla)
     tiles = plan_tiles(plan.height, plan.width, tile_px=plan.memory.tile_px, backbone=backbone,
                        layer_names=spec.layer_names)
     targets = compute_targets_tiled(extractor, spec, tiles, content_here, styles_here, blend)
@@ -50,7 +50,7 @@ def optimize(settings: RenderSettings, plan: RungPlan, objective: Objective, sta
     return minimize_lbfgs(objective, start, iterations=rung.iterations,
                           chunk_iterations=settings.chunk_iterations,
                           correction_pairs=plan.memory.correction_pairs, tolerance=settings.tolerance,
-                          callback=callback, state=state)
+                          callback=callback, state=state, compiled=plan.compiled_loop)
 
 
 def finish(plan: RungPlan, outcome: OptimizeResult, earlier: tuple[Progress, ...], seconds: float,

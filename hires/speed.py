@@ -122,13 +122,9 @@ def machine_rate(key: str, *, kind: str, devices: int) -> Rate:
                 "(run hires bench to measure)", False)
 
 
-def rung_seconds(plan: RungPlan, backbone: Backbone, layers: Sequence[str], style_layers: Sequence[str],
-                 rate: Rate) -> float:
-    """The estimated seconds of one rung: its evaluations, each of its FLOPs at the machine's rate.
-
-    A tiled rung evaluates crops (a tile and its margins) at the rate of a crop's size, and runs
-    each through the network twice (``TILED_PASSES``).
-    """
+def evaluation_seconds(plan: RungPlan, backbone: Backbone, layers: Sequence[str], style_layers: Sequence[str],
+                       rate: Rate) -> float:
+    """The estimated seconds of one of the rung's evaluations (a tiled one: all its tiles)."""
     flops = count_flops(backbone, layer_names=layers, style_layer_names=style_layers,
                         height_px=plan.height, width_px=plan.width).evaluation
     speed = rate.flops_per_second(plan.pixels)
@@ -137,5 +133,16 @@ def rung_seconds(plan: RungPlan, backbone: Backbone, layers: Sequence[str], styl
         crop = plan.memory.tile_px + 2 * margin
         flops *= max(1.0, crop * crop * plan.memory.tiles / plan.pixels) * TILED_PASSES
         speed = rate.flops_per_second(crop * crop)
+    return flops / speed
+
+
+def rung_seconds(plan: RungPlan, backbone: Backbone, layers: Sequence[str], style_layers: Sequence[str],
+                 rate: Rate) -> float:
+    """The estimated seconds of one rung: its evaluations, each of its FLOPs at the machine's rate.
+
+    A tiled rung evaluates crops (a tile and its margins) at the rate of a crop's size, and runs
+    each through the network twice (``TILED_PASSES``).
+    """
     evaluations = plan.rung.iterations * EVALUATIONS_PER_ITERATION + EXTRA_EVALUATIONS
-    return RUNG_STARTUP_SECONDS + plan.rung.iterations * ITERATION_OVERHEAD_SECONDS + evaluations * flops / speed
+    return (RUNG_STARTUP_SECONDS + plan.rung.iterations * ITERATION_OVERHEAD_SECONDS
+            + evaluations * evaluation_seconds(plan, backbone, layers, style_layers, rate))

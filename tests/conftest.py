@@ -89,10 +89,11 @@ class FakeClock:
         return self.now
 
 
-@pytest.fixture(autouse=True)
-def _own_cache(tmp_path_factory, monkeypatch):
-    """Each test keeps hires' cache (the measured rates of hires bench) in a folder of its own."""
-    monkeypatch.setenv("HIRES_CACHE", str(tmp_path_factory.mktemp("cache")))
+@pytest.fixture(autouse=True, scope="session")
+def _own_cache(tmp_path_factory):
+    """The tests keep hires' cache (the rates hires bench measures) in a folder of their own, not
+    the user's: set for the whole session, subprocesses included."""
+    os.environ["HIRES_CACHE"] = str(tmp_path_factory.mktemp("cache"))
 
 
 @pytest.fixture(scope="session")

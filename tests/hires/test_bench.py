@@ -39,6 +39,11 @@ def test_ladder_benchmark_reports_two_curves(tmp_path):
     # lower of the two on that measure, a loss of the same objective the first rung minimised.
     assert 0 < ladder.coarse_loss < single.coarse_loss
     assert all(0 < curve.cpu_share <= 1.05 for curve in (single, ladder))  # a share, with timer slack
+    # Judged on other layers, at the cost each spent: evaluations times megapixels of every rung.
+    assert all(curve.quality.style > 0 and curve.quality.layout > 0 and curve.quality.content > 0
+               for curve in (single, ladder))
+    assert single.cost == pytest.approx(64 * 48 * (4 + 1) / 1e6, rel=0.5)  # about one evaluation an iteration
+    assert ladder.cost > single.cost * 32 * 16 / (64 * 48)  # its small rung counts too
 
 
 def test_losses_at_size_are_the_objective_of_a_rung_that_size(tmp_path):
@@ -113,7 +118,7 @@ def test_flops_stop_at_the_deepest_layer_and_scale_with_pixels(tiny):
 def bench_json(tmp_path_factory):
     """One `hires bench --json` on the tiny network at 32 and 64 px (32x32 and 64x48)."""
     copy = tmp_path_factory.mktemp("bench") / "bench.json"
-    result = runner.invoke(app, ["bench", "--backbone", "tiny", "--sizes", "32,64", "--iterations", "3",
+    result = runner.invoke(app, ["bench", "--backbone", "tiny", "--sizes", "32,64", "--iterations", "20",
                                  "--repeats", "2", "--json", "--json-file", str(copy)])
     assert result.exit_code == 0, result.output
     assert "bench: 32 px (32x32)" in result.stderr  # progress goes to stderr, the document to stdout
@@ -135,9 +140,23 @@ def test_bench_times_each_size(bench_json):
         assert s["gflops_per_second"] == pytest.approx(s["flops_per_evaluation"] / s["seconds_per_evaluation"] / 1e9)
     assert sizes[1]["flops_per_evaluation"] == 3 * sizes[0]["flops_per_evaluation"]  # 3x the pixels
     assert bench_json["backbone"] == "tiny" and bench_json["machine"]["logical_cpus"] >= 1
-    assert bench_json["schema"] == "hires-bench/1" and bench_json["xla"] is False
+    assert bench_json["schema"] == "hires-bench/2" and bench_json["xla"] is False
     if bench_json["load_average"] is not None:
         assert len(bench_json["load_average"]) == 2 and min(bench_json["load_average"]) >= 0
+
+
+def test_bench_measures_lbfgs_loop_eager_and_compiled_and_keeps_the_rate(bench_json):
+    loop = bench_json["loop"]
+    assert loop["long_edge_px"] == 32 and loop["iterations"] == 20 and loop["chunk_iterations"] == 10
+    assert loop["seconds_per_evaluation"] == bench_json["sizes"][0]["seconds_per_evaluation"]
+    assert bench_json["lbfgs_overhead_per_iteration_seconds"] == loop["compiled_overhead_per_iteration_seconds"]
+    assert loop["eager_evaluations_per_iteration"] >= 1 and loop["compiled_evaluations_per_iteration"] >= 1
+    assert loop["compile_seconds"] >= 0
+    from hires import speed
+
+    kept = speed.machine_rate(speed.machine_key("tiny", "float32", False, "CPU"), kind="CPU", devices=1)
+    assert kept.measured  # --plan estimates from it now
+    assert [p for p, _ in kept.points] == [32 * 32, 64 * 48]
 
 
 def test_bench_reports_no_peak_fraction_on_a_cpu(bench_json):
@@ -150,7 +169,7 @@ def test_bench_reports_no_peak_fraction_on_a_cpu(bench_json):
 
 def test_bench_compares_lbfgs_and_adam_at_equal_evaluations(bench_json):
     o = bench_json["lbfgs_vs_adam"]
-    assert o["long_edge_px"] == 32 and o["lbfgs_iterations"] == 3
+    assert o["long_edge_px"] == 32 and o["lbfgs_iterations"] == 20
     assert o["evaluations_per_iteration"] >= 1
     assert o["evaluations_per_iteration"] == pytest.approx(o["lbfgs_evaluations"] / o["lbfgs_iterations"])
     assert o["adam_steps"] == o["adam_evaluations"] == o["lbfgs_evaluations"]
@@ -216,8 +235,9 @@ def _report(tiling: bench.TilingComparison) -> bench.BenchReport:
     timing = bench.EvaluationTiming(256, 192, 256, 0.049152, 3.0, (0.5, 0.7), 0.6, 0.08192, 10**10, 16.7, None)
     optimizers = bench.OptimizerComparison(256, 192, 256, 5.0, 20, 22, 1.1, 0.5, 12.0, "seed-report",
                                            22, 22, 0.9, 11.0)
+    loop = bench.LoopOverhead(256, 100, 10, 0.6, 0.0312, 0.0021, 5.5, 1.1, 1.1)
     return bench.BenchReport(machine, "tiny", "backbone: tiny", "CPU", False, bench.find_peak(machine),
-                             (timing,), optimizers, tiling, (3.9, 3.7))
+                             (timing,), optimizers, tiling, loop, (3.9, 3.7))
 
 
 def test_the_table_prints_every_measurement(monkeypatch, capsys):
@@ -234,6 +254,7 @@ def test_the_table_prints_every_measurement(monkeypatch, capsys):
     assert "L-BFGS: 20 iterations, 22 evaluations (1.10 per iteration): loss 0.5" in text
     assert "Adam (seed-report): 22 steps, 22 evaluations: loss 0.9" in text
     assert "4 tiles of 128 px" in text and "1.23x" in text
+    assert "31.2 ms an iteration eager, 2.1 ms compiled (compiled once in 5.5 s)" in text
 
 
 def test_the_table_says_why_tiling_was_not_measured(monkeypatch, capsys):

@@ -228,9 +228,10 @@ def test_plan_prints_the_rungs_and_writes_nothing(tmp_path, inputs):
     assert [row[:7] for row in rows] == [["1", "32x32", "3", "lbfgs", "2", "whole", "image"],
                                          ["2", "64x48", "5", "lbfgs", "4", "whole", "image"]]
     assert all(row[8] == "GiB" for row in rows)
-    assert lines[5].startswith("time: about ") and "hires bench" in lines[5]  # no rate measured here
-    assert "multiples of 16 px" in lines[6]
-    assert len(lines) == 7
+    assert lines[5].startswith("compiled: XLA on no rung")  # 32 px rungs: XLA would not pay
+    assert lines[6].startswith("time: about ") and "hires bench" in lines[6]  # no rate measured here
+    assert "multiples of 16 px" in lines[7]
+    assert len(lines) == 8
     assert file_tree(tmp_path) == before
 
 

@@ -424,7 +424,7 @@ def _recording(monkeypatch, name: str) -> list:
 
 
 def test_each_rung_is_traced_once_across_its_chunks(tmp_path, inputs, monkeypatch):
-    made = _recording(monkeypatch, "WholeImageObjective")
+    made = _recording(monkeypatch, "whole_image_objective")
     settings = _tiny_settings(Rung(32, 6), Rung(64, 6), chunk_iterations=2)
     render_module.render(RenderJob(inputs[0], (inputs[1],), tmp_path / "out.png", settings))
     # Value and gradient once each; the reports' terms are those of the last evaluation (no trace).

@@ -1,0 +1,130 @@
+"""How many iterations each rung needs before the picture stops improving, as a viewer sees it.
+
+For each pair (a photograph and a painting), a ladder 256 -> 512 -> 1024 -> 2048 px is climbed
+greedily: each rung runs long (300, 150, 100, 60 iterations: today's print-2k), its picture is
+scored every 10 iterations by ``hires.quality.Judge`` (layers the objective does not use), and
+the next rung starts from the picture at the rung's plateau: the first reading after which
+less than ``--share`` of the rung's improvement in style and in layout is left to come.
+The readings, the loss and the evaluations at each are written as JSON.
+
+    python benchmarks/quality_ladder.py --pairs tubingen-starry,coffee-shipwreck --out q.json
+
+Pairs: the shared images (../shared/images), scikit-image's bundled photographs
+(``pip install scikit-image``; measurement only, not a dependency of hires) and the demo's
+drawn painting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from core.backbones import load_backbone  # noqa: E402
+from core.objective import LossSpec, WholeImageObjective, compute_targets, make_extractor, make_loss_function  # noqa: E402
+from core.optimize import minimize_lbfgs  # noqa: E402
+from hires.images import read_image  # noqa: E402
+from hires.inputs import resize, to_tensor  # noqa: E402
+from hires.ladder import rung_shape  # noqa: E402
+from hires.quality import Judge  # noqa: E402
+
+SHARED = ROOT.parent / "shared" / "images"
+LADDER = ((256, 300), (512, 150), (1024, 100), (2048, 60))
+
+
+def load_pair(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """``photo-painting`` -> the two pictures as float arrays in [0, 1]."""
+    photo, painting = name.split("-")
+    return _picture(photo), _picture(painting)
+
+
+def _picture(name: str) -> np.ndarray:
+    shared = SHARED / {"starry": "starry_night.jpg"}.get(name, f"{name}.jpg")
+    if shared.is_file():
+        return read_image(shared)
+    if name == "demostyle":
+        from hires.demo_images import draw_demo_style
+        return draw_demo_style(640, 480)
+    if name == "democontent":
+        from hires.demo_images import draw_demo_content
+        return draw_demo_content(640, 480)
+    import skimage.data  # measurement only
+
+    return np.asarray(getattr(skimage.data, name)(), np.float32)[..., :3] / 255.0
+
+
+def plateau(readings: list[dict], share: float) -> int:
+    """The first reading after which less than ``share`` of the rung's style and layout gain is left."""
+    for index, reading in enumerate(readings):
+        left = [(reading[key] - readings[-1][key]) / max(readings[0][key] - readings[-1][key], 1e-12)
+                for key in ("style", "layout")]
+        if all(value < share for value in left):
+            return index
+    return len(readings) - 1
+
+
+def climb(name: str, backbone, spec: LossSpec, share: float, ladder, log) -> dict:
+    photo, painting = load_pair(name)
+    judge = Judge(backbone, photo, painting, used=spec.layer_names)
+    extractor = make_extractor(backbone, spec)
+    content, style = to_tensor(photo), to_tensor(painting)
+    rungs, previous = [], None
+    for long_edge, iterations in ladder:
+        height, width = rung_shape(*photo.shape[:2], long_edge, multiple=16)
+        scale = long_edge / max(painting.shape[:2])
+        painting_here = resize(style, round(painting.shape[0] * scale), round(painting.shape[1] * scale))
+        targets = compute_targets(extractor, spec, resize(content, height, width), [painting_here])
+        objective = WholeImageObjective(make_loss_function(extractor, spec, targets), jit_compile=True)
+        start = resize(content, height, width) if previous is None else resize(previous, height, width)
+        readings, pictures, clock = [], [], time.perf_counter()
+
+        def record(progress, readings=readings, pictures=pictures):
+            picture = np.clip(progress.image[0].numpy(), 0.0, 1.0)
+            pictures.append(picture)
+            readings.append({"iteration": progress.iteration, "evaluations": progress.evaluations,
+                             "loss": progress.terms.total, **judge(picture).__dict__})
+            log(f"{name} {width}x{height} it {progress.iteration}: loss {progress.terms.total:.4g} "
+                f"style {readings[-1]['style']:.4g} layout {readings[-1]['layout']:.4g} "
+                f"content {readings[-1]['content']:.4g} ({time.perf_counter() - clock:.0f} s)")
+
+        start_picture = np.clip(start[0].numpy(), 0.0, 1.0)
+        readings.append({"iteration": 0, "evaluations": 0, "loss": float(objective.terms(start).total),
+                         **judge(start_picture).__dict__})
+        pictures.append(start_picture)
+        minimize_lbfgs(objective, start, iterations=iterations, chunk_iterations=10, callback=record)
+        chosen = plateau(readings, share)
+        rungs.append({"long_edge_px": long_edge, "height_px": height, "width_px": width,
+                      "readings": readings, "plateau_index": chosen,
+                      "plateau_iteration": readings[chosen]["iteration"],
+                      "seconds": time.perf_counter() - clock})
+        log(f"{name} {width}x{height}: plateau at iteration {readings[chosen]['iteration']} of {iterations}")
+        previous = tf.constant(pictures[chosen][None])
+    return {"pair": name, "rungs": rungs}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pairs", default="tubingen-starry,coffee-shipwreck,chelsea-demostyle")
+    parser.add_argument("--share", type=float, default=0.05, help="gain left at the plateau (default 5 %%)")
+    parser.add_argument("--ladder", default=",".join(f"{px}:{it}" for px, it in LADDER))
+    parser.add_argument("--out", type=Path, required=True)
+    options = parser.parse_args()
+    ladder = tuple(tuple(int(v) for v in part.split(":")) for part in options.ladder.split(","))
+    backbone, spec = load_backbone("vgg16-hed"), LossSpec()
+    results = {"date": time.strftime("%Y-%m-%d"), "ladder": ladder, "share": options.share, "pairs": []}
+    for name in options.pairs.split(","):
+        results["pairs"].append(climb(name, backbone, spec, options.share, ladder,
+                                      lambda text: print(text, flush=True)))
+        options.out.write_text(json.dumps(results, indent=1))  # after each pair: a long run keeps its part
+
+
+if __name__ == "__main__":
+    main()

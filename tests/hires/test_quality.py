@@ -1,0 +1,33 @@
+"""The judge: distances a viewer would agree with, on layers the objective does not use."""
+
+import numpy as np
+import pytest
+
+from core.objective import LossSpec
+from hires.quality import Judge, cost_of, judge_layers
+from tests.conftest import noise_image, smooth_image
+
+
+def test_the_judge_reads_layers_the_objective_does_not(hed, tiny):
+    used = LossSpec().layer_names
+    style, content = judge_layers(hed, used)
+    assert style == ("block1_conv2", "block2_conv2", "block3_conv2", "block4_conv3", "block5_conv2")
+    assert content == "block4_conv3"
+    style, content = judge_layers(tiny, used)  # tiny's blocks 4 and 5 hold only the objective's layers
+    assert style == ("block1_conv2", "block2_conv2", "block3_conv2") and content == "block3_conv2"
+
+
+def test_the_painting_is_at_no_style_distance_and_the_photograph_at_no_content_distance(tiny):
+    photo, painting = smooth_image(48, 64, 1)[0], noise_image(48, 64, 2)[0]
+    judge = Judge(tiny, photo, painting, used=LossSpec().layer_names)
+    as_painting, as_photo = judge(painting), judge(photo)
+    assert as_painting.style < 1e-5 and as_painting.layout < 1e-5
+    assert as_photo.content == 0.0
+    assert as_photo.style > 0.1 and as_painting.content > 0.1
+    shifted = judge(np.roll(painting, 7, axis=1))  # the painting's texture, moved: still its style
+    assert shifted.style < 0.2 * as_photo.style and shifted.content > as_photo.content
+
+
+def test_cost_is_megapixel_evaluations():
+    assert cost_of([(1_000_000, 10), (250_000, 4)]) == pytest.approx(11.0)
+    assert cost_of([]) == 0.0
