@@ -29,6 +29,8 @@ from core.objective import LossFunction, LossTerms, Objective, as_objective
 LBFGS_FIRST_STEP = 0.01
 # Adam: the gradient is scaled to this RMS at the start, so that epsilon has its usual meaning.
 ADAM_GRADIENT_RMS = 1.0
+# L-BFGS's stop on progress (``stop_gain``) compares the loss every this many iterations.
+STOP_WINDOW = 10
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,8 @@ class OptimizeResult:
         terms: the loss terms at ``image``.
         iterations: iterations done.
         evaluations: objective evaluations done.
-        stopped: why it stopped: "iterations", "converged" or "failed: ...".
+        stopped: why it stopped: "iterations", "converged" (``tolerance``), "levelled off"
+            (``stop_gain``) or "failed: ...".
         history: the progress after each chunk.
         state: optimiser state to continue from (an ``LBfgsState`` or ``AdamState``).
     """
@@ -101,6 +104,7 @@ class LBfgsState(NamedTuple):
     scale: float
     iterations_before: int  # iterations done before the last restart of L-BFGS's history
     evaluations_before: int = 0  # evaluations spent by histories dropped at restarts
+    window_loss: float = math.nan  # the (scaled) loss at the last multiple of STOP_WINDOW iterations
 
 
 class AdamState(NamedTuple):
@@ -241,6 +245,7 @@ def minimize_lbfgs(
     state: LBfgsState | None = None,
     accept_first_step: bool = True,
     compiled: bool = False,
+    stop_gain: float = 0.0,
 ) -> OptimizeResult:
     """Minimises the loss over the image's pixels with ``tfp.optimizer.lbfgs_minimize``.
 
@@ -270,6 +275,10 @@ def minimize_lbfgs(
             objective keeps its parts (``core.objective.whole_image_objective``); its trace is
             shared by every rung, and pays where Python's dispatch outweighs it (a GPU, many
             small iterations).
+        stop_gain: stop ("levelled off") when ``STOP_WINDOW`` iterations, counted from the
+            start, lowered the loss by less than this fraction; 0 runs every iteration. The
+            decision reads only losses at multiples of the window (chunks end there), and the
+            state carries the last one, so a resumed run stops where the uninterrupted one does.
 
     Returns:
         An ``OptimizeResult`` whose ``state`` continues the run.
@@ -296,16 +305,21 @@ def minimize_lbfgs(
     extra_evaluations = 0 if state is None else state.evaluations_before
     # When this run began, and the evaluations a resumed run had done by then.
     start = (clock, 0 if state is None else extra_evaluations + int(results.num_objective_evaluations))
+    window_loss = float(results.objective_value) if state is None else state.window_loss
     while before + int(results.num_iterations) < iterations:
-        target = min(int(results.num_iterations) + chunk_iterations, iterations - before)
-        results = runner.advance(results, target)
+        done = before + int(results.num_iterations)
+        end = min(done + chunk_iterations, iterations)
+        if stop_gain > 0:  # a chunk ends at each window's end, where the rule looks
+            end = min(end, (done // STOP_WINDOW + 1) * STOP_WINDOW)
+        results = runner.advance(results, end - before)
         message = ""
         if not _healthy(results) or bool(results.failed):
             message = f"L-BFGS step failed at iteration {before + int(results.num_iterations)}"
             if restarted:  # a fresh history failed before any good chunk: give up
                 stopped = "failed: " + message
                 last = _report(history, callback, _progress(runner, good, before, iterations, extra_evaluations,
-                                                            start, message + "; kept the last good image"))
+                                                            start, message + "; kept the last good image",
+                                                            window_loss))
                 break
             before += int(good.num_iterations)
             extra_evaluations += int(results.num_objective_evaluations)
@@ -317,14 +331,23 @@ def minimize_lbfgs(
             break
         else:
             good, restarted = results, False
+            done = before + int(results.num_iterations)
+            if stop_gain > 0 and done % STOP_WINDOW == 0:
+                loss = float(results.objective_value)
+                if math.isfinite(window_loss) and window_loss - loss < stop_gain * abs(window_loss):
+                    stopped = "levelled off"
+                    message = f"levelled off: the last {STOP_WINDOW} iterations gained less than {stop_gain:.2%}"
+                window_loss = loss
         last = _report(history, callback, _progress(runner, good, before, iterations, extra_evaluations, start,
-                                                    message))
+                                                    message, window_loss))
+        if stopped == "levelled off":
+            break
     if stopped == "converged":
         last = _report(history, callback, _progress(runner, good, before, iterations, extra_evaluations, start,
-                                                    "converged"))
+                                                    "converged", window_loss))
     image = tf.clip_by_value(runner.image_of(good), 0.0, 1.0)
     if not history:
-        last = _progress(runner, good, before, iterations, extra_evaluations, start, "")
+        last = _progress(runner, good, before, iterations, extra_evaluations, start, "", window_loss)
     return OptimizeResult(
         image=image,
         terms=last.terms,
@@ -332,7 +355,7 @@ def minimize_lbfgs(
         evaluations=last.evaluations,
         stopped=stopped,
         history=tuple(history),
-        state=LBfgsState(good, runner.scale, before, extra_evaluations),
+        state=LBfgsState(good, runner.scale, before, extra_evaluations, window_loss),
     )
 
 
@@ -345,7 +368,7 @@ def _report(history: list[Progress], callback: Callback | None, progress: Progre
 
 
 def _progress(runner: _LBfgsRunner, results, before: int, iterations: int, extra_evaluations: int,
-              start: tuple[float, int], message: str) -> Progress:
+              start: tuple[float, int], message: str, window_loss: float = math.nan) -> Progress:
     """``start``: when this run began, and the evaluations done by then (a resumed run's)."""
     image = runner.image_of(results)
     return Progress(
@@ -356,7 +379,7 @@ def _progress(runner: _LBfgsRunner, results, before: int, iterations: int, extra
         seconds=time.perf_counter() - start[0],
         image=image,
         message=message,
-        state=LBfgsState(results, runner.scale, before, extra_evaluations),
+        state=LBfgsState(results, runner.scale, before, extra_evaluations, window_loss),
         evaluations_before=start[1],
     )
 
@@ -447,7 +470,8 @@ def state_to_arrays(state: LBfgsState | AdamState) -> dict[str, np.ndarray]:
                 arrays[f"lbfgs.{name}"] = np.asarray(value)
         arrays.update({"kind": np.asarray("lbfgs"), "scale": np.asarray(state.scale),
                        "iterations_before": np.asarray(state.iterations_before),
-                       "evaluations_before": np.asarray(state.evaluations_before)})
+                       "evaluations_before": np.asarray(state.evaluations_before),
+                       "window_loss": np.asarray(state.window_loss)})
         return arrays
     return {"kind": np.asarray("adam"), "image": np.asarray(state.image), "m": np.asarray(state.m),
             "v": np.asarray(state.v), "step": np.asarray(state.step), "scale": np.asarray(state.scale),
@@ -478,8 +502,9 @@ def state_from_arrays(arrays: dict[str, np.ndarray]) -> LBfgsState | AdamState:
         results = LBfgsOptimizerResults(
             **{name: _history_rows(arrays, name) if name in _HISTORY_FIELDS else tf.constant(arrays[f"lbfgs.{name}"])
                for name in LBfgsOptimizerResults._fields})
+        window = float(arrays["window_loss"]) if "window_loss" in arrays else math.nan  # older checkpoints
         return LBfgsState(results, float(arrays["scale"]), int(arrays["iterations_before"]),
-                          int(arrays["evaluations_before"]))
+                          int(arrays["evaluations_before"]), window)
     if kind == "adam":
         return AdamState(tf.constant(arrays["image"]), tf.constant(arrays["m"]), tf.constant(arrays["v"]),
                          int(arrays["step"]), float(arrays["scale"]), int(arrays["evaluations"]))

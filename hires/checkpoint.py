@@ -101,7 +101,7 @@ def _picture_settings(values: dict[str, Any]) -> dict[str, Any]:
 
 # Settings added after checkpoints were first written, with the value that means "as before":
 # left out of the digest at that value, so that a render begun by an older hires resumes.
-_LATER_SETTINGS = {"precision": "float32"}
+_LATER_SETTINGS = {"precision": "float32", "stop_gain": 0.0}
 
 
 def _without_new_defaults(values: dict[str, Any]) -> dict[str, Any]:

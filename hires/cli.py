@@ -195,6 +195,7 @@ def render(
     adam_preset: Annotated[Optional[AdamPreset], typer.Option(help="Adam's settings. [default: seed-report]")] = None,
     correction_pairs: Annotated[Optional[int], typer.Option(help="L-BFGS history length. [default: 10]")] = None,
     tolerance: Annotated[Optional[float], typer.Option(help="Stop an L-BFGS rung when an iteration improves the loss by less than this fraction (Adam rungs run every iteration). [default: 0, run every iteration]")] = None,
+    stop_gain: Annotated[Optional[float], typer.Option(help="Stop an L-BFGS rung when 10 iterations improve the loss by less than this fraction (deterministic; a resume stops where the render would have). [default: 0, run every iteration]")] = None,
     content_layer: Annotated[Optional[str], typer.Option(help="Layer of the content term. [default: block4_conv2]")] = None,
     style_layers: Annotated[Optional[str], typer.Option(help="Layers of the style term with weights, e.g. block1_conv1:1,block3_conv1:0.5 (weight 1 when omitted). [default: block1_conv1 ... block5_conv1, equal]")] = None,
     pooling: Annotated[Optional[Pooling], typer.Option(help="avg (the paper's) or max. [default: avg]")] = None,
@@ -230,7 +231,7 @@ def render(
         config, size, iterations, backbone=backbone, weights=str(weights) if weights else None,
         content_weight=content_weight, style_weight=style_weight, tv_weight=tv_weight,
         style_scale=style_scale, style_blend=style_blend, init=init, optimizer=optimizer,
-        adam_preset=adam_preset, correction_pairs=correction_pairs, tolerance=tolerance,
+        adam_preset=adam_preset, correction_pairs=correction_pairs, tolerance=tolerance, stop_gain=stop_gain,
         content_layer=content_layer, style_layers=style_layers, pooling=pooling, precision=precision,
         upsample=upsample, seed=seed, print_size=print_size, dpi=dpi, bit_depth=bit_depth,
         jpeg_quality=jpeg_quality, preserve_colors=preserve_colors, max_input_megapixels=max_input_megapixels)

@@ -58,6 +58,8 @@ class RenderSettings:
         init: "content", "noise" or the path of an image to start from.
         seed: seeds the noise initial image.
         tolerance: stop a rung early when an iteration improves the loss by less than this fraction (0: never).
+        stop_gain: stop an L-BFGS rung when 10 iterations improve the loss by less than this
+            fraction (0: never); see ``core.optimize.minimize_lbfgs``.
         adam_preset: Adam's settings when the optimizer is adam.
         chunk_iterations: iterations between progress reports.
         style_blend: one weight per style image (None: equal).
@@ -83,6 +85,7 @@ class RenderSettings:
     init: str = "content"
     seed: int = 0
     tolerance: float = 0.0
+    stop_gain: float = 0.0
     adam_preset: str = "seed-report"
     chunk_iterations: int = 10
     style_blend: tuple[float, ...] | None = None
@@ -99,7 +102,7 @@ class RenderSettings:
 # The type each TOML field must have; floats accept integers.
 _SETTINGS_TYPES: dict[str, type] = {
     "backbone": str, "weights": str, "pooling": str, "precision": str, "content_layer": str, "init": str,
-    "seed": int, "tolerance": float, "adam_preset": str, "chunk_iterations": int,
+    "seed": int, "tolerance": float, "stop_gain": float, "adam_preset": str, "chunk_iterations": int,
     "size": int, "iterations": int, "print_size": str, "dpi": float, "bit_depth": int,
     "jpeg_quality": int, "preserve_colors": str, "max_input_megapixels": float,
 }
@@ -310,6 +313,8 @@ def check_settings(settings: RenderSettings, source: str = "the settings") -> No
         raise HiresError(f"{source}: precision must be {' or '.join(PRECISIONS)}, not {settings.precision!r}")
     if not 0 <= settings.tolerance < 1:
         raise HiresError(f"{source}: tolerance must be at least 0 and below 1, not {settings.tolerance}")
+    if not 0 <= settings.stop_gain < 1:  # NaN fails too
+        raise HiresError(f"{source}: stop_gain must be at least 0 and below 1, not {settings.stop_gain}")
     if settings.chunk_iterations < 1:
         raise HiresError(f"{source}: chunk_iterations must be 1 or more, not {settings.chunk_iterations}")
     if settings.seed < 0:

@@ -50,7 +50,7 @@ def optimize(settings: RenderSettings, plan: RungPlan, objective: Objective, sta
     return minimize_lbfgs(objective, start, iterations=rung.iterations,
                           chunk_iterations=settings.chunk_iterations,
                           correction_pairs=plan.memory.correction_pairs, tolerance=settings.tolerance,
-                          callback=callback, state=state, compiled=plan.compiled_loop)
+                          callback=callback, state=state, compiled=plan.compiled_loop, stop_gain=settings.stop_gain)
 
 
 def finish(plan: RungPlan, outcome: OptimizeResult, earlier: tuple[Progress, ...], seconds: float,

@@ -196,3 +196,28 @@ def test_a_checkpoint_holds_the_history_row_by_row_and_reads_the_stacked_form(ti
     alone = minimize_lbfgs(loss_function, start, iterations=6, chunk_iterations=3, correction_pairs=4)
     for run in runs:
         np.testing.assert_array_equal(run.image.numpy(), alone.image.numpy())
+
+
+def test_a_rung_stops_where_ten_iterations_gain_too_little_and_a_resume_stops_there_too(tiny):
+    """The stop on progress reads the loss every 10 iterations; the state carries the last reading,
+    so a run cut at any chunk and resumed stops at the same iteration, on the same picture."""
+    from core.optimize import STOP_WINDOW
+
+    loss_function, start = _tiny_problem(tiny)
+    full = minimize_lbfgs(loss_function, start, iterations=200, chunk_iterations=10)
+    losses = {p.iteration: p.terms.total for p in full.history}
+    gains = {i: (losses[i - STOP_WINDOW] - losses[i]) / losses[i - STOP_WINDOW]
+             for i in losses if i - STOP_WINDOW in losses}
+    ordered = sorted(gains.values())
+    gain = (ordered[len(ordered) // 2] + ordered[len(ordered) // 2 + 1]) / 2  # between two readings: no tie
+    stopped = minimize_lbfgs(loss_function, start, iterations=200, chunk_iterations=10, stop_gain=gain)
+    assert stopped.stopped == "levelled off" and stopped.iterations % STOP_WINDOW == 0
+    expected = min(i for i, g in gains.items() if g < gain)
+    assert stopped.iterations == expected
+    assert "levelled off" in stopped.history[-1].message
+    for cut in (3, 17):  # chunks of 3 end off the window: the rule still reads every 10th iteration
+        first = minimize_lbfgs(loss_function, start, iterations=cut, chunk_iterations=3, stop_gain=gain)
+        resumed = minimize_lbfgs(loss_function, start, iterations=200, chunk_iterations=3, stop_gain=gain,
+                                 state=first.state)
+        assert resumed.iterations == stopped.iterations and resumed.stopped == "levelled off"
+        np.testing.assert_array_equal(resumed.image.numpy(), stopped.image.numpy())
