@@ -20,6 +20,7 @@ from typing import Sequence
 
 from core.backbones import Backbone, activation_floats, receptive_field
 from core.tiles import tile_geometry
+from hires.devices import USABLE_FRACTION
 from hires.errors import HiresError
 
 # Image-sized float vectors a rung holds beside L-BFGS's history: TFP's loop in flight (position,
@@ -218,9 +219,13 @@ def _refuse(height, width, tile, need, budget_bytes, forced=False, pairs=None):
     how = f"tiles of {tile} px" if tile else "the whole image"
     least = f"with {how}" if forced else f"at least, with {how}"
     if not forced and pairs is not None:
-        least += f" and {pairs} correction pairs"
-    first = "use a smaller --tile-px (or leave it out for the planner to choose)" if forced else "lower --size"
+        least += f" and {pairs} correction pair{'s' if pairs != 1 else ''}"
+    if forced:
+        first = "use a smaller --tile-px (or leave it out for the planner to choose)"
+    else:  # what would make it fit: a smaller picture, or a device with this much memory
+        first = (f"lower --size (or --print / --dpi), or use a device with at least "
+                 f"{need / USABLE_FRACTION / 2**30:.0f} GiB (a GPU: --devices)")
     raise HiresError(
         f"a {width}x{height} px rung needs {need / 2**30:.2f} GiB on one device ({least}), "
-        f"but {budget_bytes / 2**30:.2f} GiB is usable there; {first}, use a device with more "
-        f"memory, or give --memory-gb if the device has more than was detected")
+        f"but {budget_bytes / 2**30:.2f} GiB is usable there; {first}, or give --memory-gb if the device "
+        f"has more than was detected")

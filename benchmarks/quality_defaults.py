@@ -1,0 +1,94 @@
+"""Two ladders rendered as hires renders them, judged as a viewer sees them, with their cost.
+
+For each pair, each ladder (a config file, or ``default:SIZE`` for the built-in ladder to that
+size, with ``@old`` for the ladder of before 2026-12-04) is rendered by ``hires.render.render``
+and its picture judged by ``hires.quality.Judge``; the cost is the evaluations times megapixels
+of every rung. Written as JSON, and a line per render.
+
+    python benchmarks/quality_defaults.py --pairs astronaut-starry --ladders default:1024@old,default:1024 --out d.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.quality_ladder import load_pair  # noqa: E402
+from hires import images  # noqa: E402
+from hires.config import default_settings, load_config  # noqa: E402
+from hires.job import RenderJob, SilentReporter  # noqa: E402
+from hires.ladder import Ladder, Rung  # noqa: E402
+from hires.plan import choose_backbone  # noqa: E402
+from hires.quality import Judge, cost_of  # noqa: E402
+from hires.render import render  # noqa: E402
+
+# The built-in ladder before 2026-12-04: 200 iterations at 256 px, 100 on every later rung.
+OLD_FIRST, OLD_LATER = 200, 100
+
+
+class Costs(SilentReporter):
+    def __init__(self) -> None:
+        self.rungs: list[tuple[int, int, str, int]] = []
+
+    def rung_finished(self, result) -> None:
+        done = result.history[-1] if result.history else None
+        self.rungs.append((result.plan.pixels, done.evaluations if done else 0, result.stopped,
+                           done.iteration if done else 0))
+
+
+def settings_for(ladder: str):
+    """``configs/x.toml``, ``default:1024`` or ``default:1024@old``."""
+    if not ladder.startswith("default:"):
+        return load_config(ladder)
+    size, _, era = ladder.removeprefix("default:").partition("@")
+    settings = replace(default_settings(int(size)), backbone="vgg16-hed")
+    if era == "old":
+        rungs = settings.ladder.rungs
+        old = tuple(Rung(r.long_edge_px, OLD_FIRST if i == 0 else OLD_LATER) for i, r in enumerate(rungs))
+        settings = replace(settings, ladder=Ladder(rungs=old), stop_gain=0.0)
+    return settings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pairs", required=True)
+    parser.add_argument("--ladders", required=True, help="comma-separated: config paths or default:SIZE[@old]")
+    parser.add_argument("--out", type=Path, required=True)
+    options = parser.parse_args()
+    results = {"date": time.strftime("%Y-%m-%d"), "runs": []}
+    for pair in options.pairs.split(","):
+        photo, painting = load_pair(pair)
+        with tempfile.TemporaryDirectory() as folder:
+            content, style = Path(folder) / "content.png", Path(folder) / "style.png"
+            images.write_image(content, photo), images.write_image(style, painting)
+            for ladder in options.ladders.split(","):
+                settings = replace(settings_for(ladder), backbone="vgg16-hed")
+                reporter, clock = Costs(), time.perf_counter()
+                output = Path(folder) / "out.png"
+                render(RenderJob(content, (style,), output, settings, overwrite=True, save_rungs=False), reporter,
+                       restart=True)
+                backbone, _ = choose_backbone(settings)
+                used = [settings.content_layer, *(name for name, _ in settings.style_layers)]
+                quality = Judge(backbone, images.read_image(content), images.read_image(style), used=used)(
+                    images.read_image(output))
+                run = {"pair": pair, "ladder": ladder, "cost_mp_evaluations": cost_of([r[:2] for r in reporter.rungs]),
+                       "rungs": [{"pixels": p, "evaluations": e, "stopped": s, "iterations": i}
+                                 for p, e, s, i in reporter.rungs],
+                       "seconds": time.perf_counter() - clock, **quality.__dict__}
+                results["runs"].append(run)
+                print(f"{pair} {ladder}: cost {run['cost_mp_evaluations']:.1f} MP·eval, style {quality.style:.4g}, "
+                      f"layout {quality.layout:.4g}, content {quality.content:.4g}, "
+                      f"iterations {[r[3] for r in reporter.rungs]} ({run['seconds']:.0f} s)", flush=True)
+                options.out.write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()
