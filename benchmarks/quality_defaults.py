@@ -62,6 +62,7 @@ def main() -> None:
     parser.add_argument("--pairs", required=True)
     parser.add_argument("--ladders", required=True, help="comma-separated: config paths or default:SIZE[@old]")
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--keep", type=Path, help="keep each picture here, as PAIR.LADDER-NAME.png")
     options = parser.parse_args()
     results = {"date": time.strftime("%Y-%m-%d"), "runs": []}
     for pair in options.pairs.split(","):
@@ -88,6 +89,10 @@ def main() -> None:
                       f"layout {quality.layout:.4g}, content {quality.content:.4g}, "
                       f"iterations {[r[3] for r in reporter.rungs]} ({run['seconds']:.0f} s)", flush=True)
                 options.out.write_text(json.dumps(results, indent=1))
+                if options.keep is not None:
+                    options.keep.mkdir(parents=True, exist_ok=True)
+                    name = ladder.replace("/", "_").replace(":", "-").replace("@", "-")
+                    output.replace(options.keep / f"{pair}.{name}.png")
 
 
 if __name__ == "__main__":
