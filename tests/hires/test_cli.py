@@ -229,9 +229,11 @@ def test_plan_prints_the_rungs_and_writes_nothing(tmp_path, inputs):
                                          ["2", "64x48", "5", "lbfgs", "4", "whole", "image"]]
     assert all(row[8] == "GiB" for row in rows)
     assert lines[5].startswith("compiled: XLA on no rung")  # 32 px rungs: XLA would not pay
-    assert lines[6].startswith("time: about ") and "hires bench" in lines[6]  # no rate measured here
-    assert "multiples of 16 px" in lines[7]
-    assert len(lines) == 8
+    # 32x32 px x 3 iterations + 64x48 px x 5 iterations, in millions.
+    assert lines[6] == "work: 0.0184 megapixel-iterations (each rung's pixels times its iterations)"
+    assert lines[7].startswith("time: about ") and "hires bench" in lines[7]  # no rate measured here
+    assert "multiples of 16 px" in lines[8]
+    assert len(lines) == 9
     assert file_tree(tmp_path) == before
 
 
