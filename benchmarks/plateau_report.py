@@ -1,0 +1,69 @@
+"""Tables from ``quality_ladder.py``'s JSON: each rung's plateau, and where a stopping rule would stop.
+
+For every pair and rung: the iteration of the plateau (the first reading with less than the
+share of the rung's style and layout gain left), the loss's gain over the 10 iterations before
+it (what ``--stop-gain`` reads), and, for each candidate ``--stop-gain``, the iteration where
+that rule would stop and how far the picture there is from the rung's best style and layout.
+
+    python benchmarks/plateau_report.py plateaus.json --gains 0.002,0.005,0.01
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def gains(readings: list[dict]) -> list[float | None]:
+    """The loss's relative drop over each 10 iterations (None for the first reading)."""
+    out: list[float | None] = [None]
+    for before, after in zip(readings, readings[1:]):
+        out.append((before["loss"] - after["loss"]) / before["loss"])
+    return out
+
+
+def stop_at(readings: list[dict], gain: float) -> int:
+    """The reading where ``--stop-gain gain`` stops the rung (the last one when it never does)."""
+    for index, drop in enumerate(gains(readings)):
+        if drop is not None and drop < gain:
+            return index
+    return len(readings) - 1
+
+
+def excess(reading: dict, readings: list[dict], key: str) -> float:
+    """How much worse than the rung's best reading on ``key``, as a fraction of the best."""
+    best = min(r[key] for r in readings)
+    return (reading[key] - best) / best
+
+
+def report(results: dict, candidates: list[float]) -> str:
+    head = ("| pair | rung | plateau iteration | loss gain over 10 iterations there | "
+            + " | ".join(f"stop-gain {g}: iteration, style / layout above best" for g in candidates) + " |")
+    lines = [head, "| " + " | ".join(["---"] * (4 + len(candidates))) + " |"]
+    for pair in results["pairs"]:
+        for rung in pair["rungs"]:
+            readings, index = rung["readings"], rung["plateau_index"]
+            drop = gains(readings)[index]
+            cells = [pair["pair"], f"{rung['width_px']}x{rung['height_px']}", str(rung["plateau_iteration"]),
+                     "-" if drop is None else f"{drop:.4f}"]
+            for gain in candidates:
+                at = readings[stop_at(readings, gain)]
+                cells.append(f"{at['iteration']}, {excess(at, readings, 'style'):+.0%} / "
+                             f"{excess(at, readings, 'layout'):+.0%}")
+            lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("results", type=Path, nargs="+")
+    parser.add_argument("--gains", default="0.002,0.005,0.01")
+    options = parser.parse_args()
+    candidates = [float(g) for g in options.gains.split(",")]
+    for path in options.results:
+        print(report(json.loads(path.read_text()), candidates))
+
+
+if __name__ == "__main__":
+    main()
