@@ -279,6 +279,7 @@ def _pairs(plan) -> str:
 def _print_plan(job, *, restart: bool = False) -> None:
     from hires.display import format_seconds
     from hires.plan import make_plan
+    from hires.quality import cost_of
     from hires.speed import DAY_SECONDS
 
     # What render does before its first rung, checks included, so that a printed plan is one it runs.
@@ -302,7 +303,7 @@ def _print_plan(job, *, restart: bool = False) -> None:
     loop = [str(p.index + 1) for p in ready.rungs if p.compiled_loop]
     typer.echo(f"compiled: XLA on {'rungs ' + ', '.join(xla) if xla else 'no rung'}; the L-BFGS loop on "
                f"{'rungs ' + ', '.join(loop) if loop else 'no rung'} (only where it pays)")
-    work = sum(p.width * p.height * p.rung.iterations for p in ready.rungs) / 1e6
+    work = cost_of([(p.pixels, p.rung.iterations) for p in ready.rungs])  # the unit ladders are judged in
     typer.echo(f"work: {work:.3g} megapixel-iterations (each rung's pixels times its iterations)")
     total = sum(ready.seconds)
     typer.echo(f"time: about {format_seconds(total)} in all, from {ready.rate_source}")
