@@ -1,11 +1,12 @@
 """Tables from ``quality_ladder.py``'s JSON: each rung's plateau, and where a stopping rule would stop.
 
-For every pair and rung: the iteration of the plateau (the first reading with less than the
-share of the rung's style and layout gain left), the loss's gain over the 10 iterations before
-it (what ``--stop-gain`` reads), and, for each candidate ``--stop-gain``, the iteration where
-that rule would stop and how far the picture there is from the rung's best style and layout.
+For every pair and rung: the iteration of the plateau (the first reading within the share of the
+rung's last reading in style, layout and content distance), the loss's gain over the 10 iterations
+before it (what ``--stop-gain`` reads), and, for each candidate ``--stop-gain``, the iteration
+where that rule would stop and how far the picture there is from the rung's last reading in style,
+layout and content. With ``--curves``, each rung's readings at chosen iterations, against its last.
 
-    python benchmarks/plateau_report.py plateaus.json --gains 0.002,0.005,0.01
+    python benchmarks/plateau_report.py plateaus.json --gains 0.002,0.005,0.01 --curves 20,40,60,100
 """
 
 from __future__ import annotations
@@ -32,14 +33,14 @@ def stop_at(readings: list[dict], gain: float) -> int:
 
 
 def excess(reading: dict, readings: list[dict], key: str) -> float:
-    """How much worse than the rung's best reading on ``key``, as a fraction of the best."""
-    best = min(r[key] for r in readings)
-    return (reading[key] - best) / best
+    """How far from the rung's last reading on ``key``, as a fraction of it (+: worse)."""
+    last = readings[-1][key]
+    return (reading[key] - last) / last
 
 
 def report(results: dict, candidates: list[float]) -> str:
     head = ("| pair | rung | plateau iteration | loss gain over 10 iterations there | "
-            + " | ".join(f"stop-gain {g}: iteration, style / layout above best" for g in candidates) + " |")
+            + " | ".join(f"stop-gain {g}: iteration, style / layout / content against the last" for g in candidates) + " |")
     lines = [head, "| " + " | ".join(["---"] * (4 + len(candidates))) + " |"]
     for pair in results["pairs"]:
         for rung in pair["rungs"]:
@@ -50,7 +51,26 @@ def report(results: dict, candidates: list[float]) -> str:
             for gain in candidates:
                 at = readings[stop_at(readings, gain)]
                 cells.append(f"{at['iteration']}, {excess(at, readings, 'style'):+.0%} / "
-                             f"{excess(at, readings, 'layout'):+.0%}")
+                             f"{excess(at, readings, 'layout'):+.0%} / {excess(at, readings, 'content'):+.0%}")
+            lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def curves(results: dict, at: list[int]) -> str:
+    """Each rung's style, layout and content at the iterations ``at``, against its last reading."""
+    head = "| pair | rung | " + " | ".join(f"iteration {i}" for i in at) + " | last: style, layout, content |"
+    lines = [head, "| " + " | ".join(["---"] * (3 + len(at))) + " |"]
+    for pair in results["pairs"]:
+        for rung in pair["rungs"]:
+            readings = {r["iteration"]: r for r in rung["readings"]}
+            last = rung["readings"][-1]
+            cells = [pair["pair"], f"{rung['width_px']}x{rung['height_px']}"]
+            for iteration in at:
+                reading = readings.get(iteration)
+                cells.append("" if reading is None else " / ".join(
+                    f"{excess(reading, rung['readings'], key):+.0%}" for key in ("style", "layout", "content")))
+            cells.append(f"{last['style']:.3g}, {last['layout']:.3g}, {last['content']:.3g} "
+                         f"(iteration {last['iteration']})")
             lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -59,10 +79,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("results", type=Path, nargs="+")
     parser.add_argument("--gains", default="0.002,0.005,0.01")
+    parser.add_argument("--curves", help="also print the readings at these iterations, e.g. 20,40,60,100")
     options = parser.parse_args()
     candidates = [float(g) for g in options.gains.split(",")]
     for path in options.results:
-        print(report(json.loads(path.read_text()), candidates))
+        results = json.loads(path.read_text())
+        print(report(results, candidates))
+        if options.curves:
+            print()
+            print(curves(results, [int(i) for i in options.curves.split(",")]))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,58 @@
+"""The plateau and stopping-rule arithmetic behind the quality tables in docs/performance.md."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+def load(name: str):
+    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def reading(iteration, loss, style, layout, content):
+    return {"iteration": iteration, "loss": loss, "style": style, "layout": layout, "content": content}
+
+
+# The photograph at iteration 0 (content 0), then style settling by 20 and content by 30.
+READINGS = [reading(0, 10.0, 2.0, 2.0, 0.0), reading(10, 2.0, 0.30, 0.40, 0.90),
+            reading(20, 1.5, 0.21, 0.31, 0.80), reading(30, 1.48, 0.20, 0.30, 0.71),
+            reading(40, 1.479, 0.20, 0.30, 0.70)]
+
+
+def test_plateau_is_the_first_reading_near_the_rungs_end_on_every_measure():
+    plateau = load("quality_ladder").plateau
+    assert plateau(READINGS, 0.05) == 3  # at 20, content is still 14 % off
+    assert plateau(READINGS, 0.15) == 2
+    assert plateau(READINGS, 0.0) == 4
+
+
+def test_plateau_ignores_the_start_even_where_it_is_closest_on_a_measure():
+    start_closest = [reading(0, 3.0, 0.5, 0.5, 0.70), *READINGS[1:]]
+    assert load("quality_ladder").plateau(start_closest, 0.05) == 3
+
+
+def test_stop_gain_stops_at_the_first_window_gaining_less():
+    report = load("plateau_report")
+    assert report.gains(READINGS)[2] == pytest.approx(0.25)
+    assert report.stop_at(READINGS, 0.02) == 3  # 1.5 -> 1.48 gains 1.3 %
+    assert report.stop_at(READINGS, 0.001) == 4  # never: the last reading
+
+
+def test_report_lists_each_rung_with_its_distances_from_the_end():
+    report = load("plateau_report")
+    rung = {"width_px": 256, "height_px": 192, "readings": READINGS, "plateau_index": 3, "plateau_iteration": 30}
+    table = report.report({"pairs": [{"pair": "a-b", "rungs": [rung]}]}, [0.02])
+    row = table.splitlines()[2]
+    assert row.startswith("| a-b | 256x192 | 30 | 0.0133 | 30, +0% / +0% / +1% |")
+
+
+def test_curves_give_each_reading_against_the_rungs_last():
+    rung = {"width_px": 256, "height_px": 192, "readings": READINGS, "plateau_index": 3, "plateau_iteration": 30}
+    table = load("plateau_report").curves({"pairs": [{"pair": "a-b", "rungs": [rung]}]}, [10, 40, 50])
+    assert table.splitlines()[2] == "| a-b | 256x192 | +50% / +33% / +29% | +0% / +0% / +0% |  | 0.2, 0.3, 0.7 (iteration 40) |"
