@@ -38,6 +38,11 @@ def excess(reading: dict, readings: list[dict], key: str) -> float:
     return (reading[key] - last) / last
 
 
+def against_last(reading: dict, readings: list[dict]) -> str:
+    """Style / layout / content of ``reading`` against the rung's last, e.g. "+4% / -1% / +9%"."""
+    return " / ".join(f"{excess(reading, readings, key):+.0%}" for key in ("style", "layout", "content"))
+
+
 def report(results: dict, candidates: list[float]) -> str:
     head = ("| pair | rung | plateau iteration | loss gain over 10 iterations there | "
             + " | ".join(f"stop-gain {g}: iteration, style / layout / content against the last" for g in candidates) + " |")
@@ -50,8 +55,7 @@ def report(results: dict, candidates: list[float]) -> str:
                      "-" if drop is None else f"{drop:.4f}"]
             for gain in candidates:
                 at = readings[stop_at(readings, gain)]
-                cells.append(f"{at['iteration']}, {excess(at, readings, 'style'):+.0%} / "
-                             f"{excess(at, readings, 'layout'):+.0%} / {excess(at, readings, 'content'):+.0%}")
+                cells.append(f"{at['iteration']}, {against_last(at, readings)}")
             lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -67,8 +71,7 @@ def curves(results: dict, at: list[int]) -> str:
             cells = [pair["pair"], f"{rung['width_px']}x{rung['height_px']}"]
             for iteration in at:
                 reading = readings.get(iteration)
-                cells.append("" if reading is None else " / ".join(
-                    f"{excess(reading, rung['readings'], key):+.0%}" for key in ("style", "layout", "content")))
+                cells.append("" if reading is None else against_last(reading, rung["readings"]))
             cells.append(f"{last['style']:.3g}, {last['layout']:.3g}, {last['content']:.3g} "
                          f"(iteration {last['iteration']})")
             lines.append("| " + " | ".join(cells) + " |")

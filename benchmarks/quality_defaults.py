@@ -1,7 +1,7 @@
 """Two ladders rendered as hires renders them, judged as a viewer sees them, with their cost.
 
 For each pair, each ladder (a config file, or ``default:SIZE`` for the built-in ladder to that
-size, with ``@old`` for the ladder of before 2026-12-05) is rendered by ``hires.render.render``
+size, with ``@old`` for 200 iterations at 256 px and 100 on every later rung) is rendered by ``hires.render.render``
 and its picture judged by ``hires.quality.Judge``; the cost is the evaluations times megapixels
 of every rung. Written as JSON, and a line per render.
 
@@ -30,7 +30,7 @@ from hires.plan import choose_backbone  # noqa: E402
 from hires.quality import Judge, cost_of  # noqa: E402
 from hires.render import render  # noqa: E402
 
-# The built-in ladder before 2026-12-05: 200 iterations at 256 px, 100 on every later rung.
+# ``@old``: 200 iterations at 256 px, 100 on every later rung (the built-in ladder up to 2026-12-05).
 OLD_FIRST, OLD_LATER = 200, 100
 
 

@@ -118,7 +118,7 @@ def climb(name: str, backbone, spec: LossSpec, share: float, ladder, log) -> dic
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", default="tubingen-starry,coffee-shipwreck,chelsea-demostyle")
-    parser.add_argument("--share", type=float, default=0.05, help="distance above the rung's best at the plateau (default 5 %%)")
+    parser.add_argument("--share", type=float, default=0.05, help="distance from the rung's last reading at the plateau (default 5 %%)")
     parser.add_argument("--ladder", default=",".join(f"{px}:{it}" for px, it in LADDER))
     parser.add_argument("--out", type=Path, required=True)
     options = parser.parse_args()
