@@ -1,9 +1,10 @@
 """Two ladders rendered as hires renders them, judged as a viewer sees them, with their cost.
 
 For each pair, each ladder (a config file, or ``default:SIZE`` for the built-in ladder to that
-size, with ``@old`` for 200 iterations at 256 px and 100 on every later rung) is rendered by ``hires.render.render``
-and its picture judged by ``hires.quality.Judge``; the cost is the evaluations times megapixels
-of every rung. Written as JSON, and a line per render.
+size, with ``@old`` for the built-in ladder's previous iterations, 200 at 256 px and 100 on every
+later rung) is rendered by ``hires.render.render`` and its picture judged by
+``hires.quality.Judge``; the cost is the evaluations times megapixels of every rung. Written as
+JSON, and a line per render.
 
     python benchmarks/quality_defaults.py --pairs astronaut-starry --ladders default:1024@old,default:1024 --out d.json
 """
@@ -25,13 +26,11 @@ from benchmarks.quality_ladder import load_pair  # noqa: E402
 from hires import images  # noqa: E402
 from hires.config import default_settings, load_config  # noqa: E402
 from hires.job import RenderJob, SilentReporter  # noqa: E402
-from hires.ladder import Ladder, Rung  # noqa: E402
+from hires.ladder import EARLIER_DEFAULT_ITERATIONS, Ladder, default_rungs  # noqa: E402
 from hires.plan import choose_backbone  # noqa: E402
 from hires.quality import Judge, cost_of  # noqa: E402
 from hires.render import render  # noqa: E402
 
-# ``@old``: 200 iterations at 256 px, 100 on every later rung (the built-in ladder up to 2026-12-05).
-OLD_FIRST, OLD_LATER = 200, 100
 
 
 class Costs(SilentReporter):
@@ -51,8 +50,7 @@ def settings_for(ladder: str):
     size, _, era = ladder.removeprefix("default:").partition("@")
     settings = replace(default_settings(int(size)), backbone="vgg16-hed")
     if era == "old":
-        rungs = settings.ladder.rungs
-        old = tuple(Rung(r.long_edge_px, OLD_FIRST if i == 0 else OLD_LATER) for i, r in enumerate(rungs))
+        old = default_rungs(int(size), EARLIER_DEFAULT_ITERATIONS[0])  # the built-in ladder until 2026-12-05
         settings = replace(settings, ladder=Ladder(rungs=old), stop_gain=0.0)
     return settings
 

@@ -179,6 +179,16 @@ def read_checkpoint(folder: Path) -> Checkpoint | None:
         raise DamagedCheckpoint(f"{path}: {exc}") from exc
 
 
+def read_digest(folder: Path) -> str | None:
+    """The digest of the checkpoint in ``folder`` (its metadata only), or None when there is none
+    or it cannot be read (``read_checkpoint`` then says why)."""
+    try:
+        with np.load(folder / CHECKPOINT_NAME, allow_pickle=False) as data:
+            return str(json.loads(str(data["meta"]))["digest"])
+    except Exception:  # missing or damaged: the resume decision reports it
+        return None
+
+
 def remove_state(folder: Path) -> None:
     """Deletes a state folder once its render is finished (or is to start afresh)."""
     shutil.rmtree(folder, ignore_errors=True)

@@ -634,9 +634,10 @@ def bench_ladder(
     from hires.bench import best_time_ratio, compare_ladder_to_single
     from hires.images import check_output_path
     from hires.config import check_settings, default_settings
-    from hires.ladder import default_rungs
+    from hires.ladder import DefaultIterations, default_rungs
 
-    rungs = (default_rungs(size, iterations=first_iterations, upper_iterations=top_iterations)
+    counts = DefaultIterations(first=first_iterations, middle=top_iterations, top=top_iterations)
+    rungs = (default_rungs(size, counts)
              if ladder_rungs is None else _parse_rungs(ladder_rungs))
     size = rungs[-1].long_edge_px
     settings = replace(default_settings(), backbone=backbone, chunk_iterations=chunk_iterations)

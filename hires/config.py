@@ -33,7 +33,8 @@ from typing import Any, Mapping, Sequence
 
 from core.choices import ADAM_PRESETS, BACKBONE_NAMES, POOLINGS, PRECISIONS
 from hires.errors import HiresError
-from hires.ladder import Ladder, Rung, adjust_last_rung, check_ladder, default_rungs
+from hires.ladder import (DEFAULT_ITERATIONS, DefaultIterations, Ladder, Rung, adjust_last_rung, check_ladder,
+                          default_rungs)
 from hires.printsize import MAX_PRINT_PX, PrintTarget, fit_print, parse_print_size
 
 DEFAULT_SIZE_PX = 512
@@ -360,13 +361,15 @@ def _check_output_settings(settings: RenderSettings, source: str) -> None:
                          f"not {settings.max_input_megapixels}")
 
 
-def final_ladder(settings: RenderSettings,
-                 content_shape: tuple[int, int] | None = None) -> tuple[Ladder, PrintTarget | None]:
+def final_ladder(settings: RenderSettings, content_shape: tuple[int, int] | None = None,
+                 defaults: DefaultIterations | None = None) -> tuple[Ladder, PrintTarget | None]:
     """The ladder a render climbs: its own rungs (or the default ladder), ended at ``size`` or
     at the print's pixels, with ``iterations`` on its last rung.
 
     Args:
         content_shape: the photograph's ``(height, width)``: a print size's pixels depend on it.
+        defaults: the built-in ladder's iterations, when the settings name no rungs (None:
+            today's, ``DEFAULT_ITERATIONS``).
 
     Returns:
         The ladder, and the print target when a print size was given.
@@ -389,7 +392,7 @@ def final_ladder(settings: RenderSettings,
     if ladder.rungs:
         ladder = adjust_last_rung(ladder, size_px=size, iterations=settings.iterations)
     else:
-        rungs = default_rungs(size if size is not None else DEFAULT_SIZE_PX)
+        rungs = default_rungs(size if size is not None else DEFAULT_SIZE_PX, defaults or DEFAULT_ITERATIONS)
         ladder = adjust_last_rung(replace(ladder, rungs=rungs), size_px=None, iterations=settings.iterations)
     check_ladder(ladder, "the ladder")
     return ladder, target

@@ -20,13 +20,13 @@ from core.backbones import Backbone, find_vgg19_weights, load_backbone, receptiv
 from core.errors import CoreError
 from core.objective import LossSpec
 from hires import speed
-from hires.checkpoint import digests_of
+from hires.checkpoint import digests_of, read_digest, state_folder
 from hires.config import RenderSettings, final_ladder
 from hires.devices import DeviceSet, find_devices
 from hires.errors import HiresError
 from hires.inputs import Inputs, read_inputs
 from hires.job import RenderJob, RungPlan
-from hires.ladder import Ladder, Rung, rung_shape
+from hires.ladder import EARLIER_DEFAULT_ITERATIONS, Ladder, Rung, rung_shape
 from hires.outputs import check_output_format, check_outputs, input_files
 from hires.printsize import PrintTarget
 from hires.resume import Resume, decide
@@ -125,6 +125,9 @@ def make_plan(job: RenderJob, *, restart: bool = False, chief: bool = True, look
         ladder, target = final_ladder(job.settings, tuple(inputs.content.shape[1:3]))
         settings = replace(job.settings, ladder=ladder, size=None, iterations=None)
         backbone, why = choose_backbone(settings, device=devices.first)
+    network = f"{backbone.name} {backbone.source}"
+    if look_for_state and not restart:
+        settings = begun_under_earlier_default(job, settings, tuple(inputs.content.shape[1:3]), network, say)
     say(why)
     for note in inputs.notes:
         say(note)
@@ -136,13 +139,35 @@ def make_plan(job: RenderJob, *, restart: bool = False, chief: bool = True, look
                         tile_px=job.machine.tile_px, xla=job.machine.xla)
     rungs = choose_compilation(rungs, settings, backbone, devices, xla=job.machine.xla)
     check_output_format(job, target, rungs[-1])
-    digest, legacy = digests_of([path for _, path in input_files(job)], settings,
-                                f"{backbone.name} {backbone.source}")
+    digest, legacy = digests_of([path for _, path in input_files(job)], settings, network)
     resume = decide(job, digest, legacy, rungs, restart=restart, chief=chief) if look_for_state else None
     seconds, source = estimate_seconds(settings, backbone, devices, rungs, xla=job.machine.xla)
     own_output = job.output.exists() and not job.overwrite  # check_outputs let it pass: it is ours
     return RenderPlan(job, settings, target, inputs, backbone, why, devices, tuple(rungs), digest, resume,
                       seconds, source, own_output)
+
+
+def begun_under_earlier_default(job: RenderJob, settings: RenderSettings, shape: tuple[int, int], network: str,
+                                say: Callable[[str], None]) -> RenderSettings:
+    """``settings`` on the built-in ladder's earlier iterations when the job's unfinished render
+    began under them; else ``settings`` unchanged.
+
+    The ladder is part of the checkpoint's digest, so a changed default would otherwise refuse to
+    resume a render that the user restarts with the same command.
+    """
+    if job.settings.ladder.rungs:  # the job names its own rungs: no default was used
+        return settings
+    found = read_digest(state_folder(job.output))
+    if found is None:
+        return settings
+    files = [path for _, path in input_files(job)]
+    for earlier in EARLIER_DEFAULT_ITERATIONS:
+        candidate = replace(settings, ladder=final_ladder(job.settings, shape, earlier)[0])
+        if found in digests_of(files, candidate, network):
+            say(f"{state_folder(job.output)} was begun under hires' earlier default ladder ({earlier} "
+                "iterations); the render resumes on it")
+            return candidate
+    return settings
 
 
 def choose_backbone(settings: RenderSettings, *, device: str | None = None) -> tuple[Backbone, str]:

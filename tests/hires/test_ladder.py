@@ -11,8 +11,8 @@ from dataclasses import replace
 import pytest
 
 from hires.errors import HiresError
-from hires.ladder import (FIRST_RUNG_PX, OPTIMIZERS, Ladder, Rung, adjust_last_rung, check_ladder,
-                          default_rungs, rung_shape)
+from hires.ladder import (FIRST_RUNG_PX, OPTIMIZERS, DefaultIterations, Ladder, Rung, adjust_last_rung,
+                          check_ladder, default_rungs, rung_shape)
 
 
 def _sizes(rungs) -> list[int]:
@@ -54,12 +54,13 @@ def test_default_rungs_start_at_256():
     assert default_rungs(2048)[0].long_edge_px == 256
 
 
-def test_default_rungs_give_the_first_rung_more_iterations():
-    rungs = default_rungs(2048)
-    assert [r.iterations for r in rungs] == [200, 100, 100, 100]
-    custom = default_rungs(1024, iterations=7, upper_iterations=3)
-    assert [r.iterations for r in custom] == [7, 3, 3]
-    assert [r.iterations for r in default_rungs(100, iterations=7, upper_iterations=3)] == [7]
+def test_default_rungs_give_the_first_rung_the_most_and_the_top_its_own_count():
+    assert [r.iterations for r in default_rungs(2048)] == [200, 100, 100, 80]
+    assert [r.iterations for r in default_rungs(512)] == [200, 80]
+    assert [r.iterations for r in default_rungs(256)] == [200]  # one rung: it starts from the photograph
+    custom = default_rungs(4096, DefaultIterations(first=7, middle=3, top=5))
+    assert [r.iterations for r in custom] == [7, 3, 3, 3, 5]
+    assert [r.iterations for r in default_rungs(100, DefaultIterations(7, 3, 5))] == [7]
 
 
 def test_default_rungs_override_nothing():

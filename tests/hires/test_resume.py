@@ -461,3 +461,35 @@ def test_after_an_interrupted_restart_the_message_says_to_leave_restart_out(pair
     result = CliRunner().invoke(app, ["--restart"])
     assert result.exit_code == 130
     assert "run the same command without --restart to resume" in result.output.replace("\n", ""), result.output
+
+
+def test_a_render_begun_under_an_earlier_default_ladder_resumes_on_it(tmp_path, monkeypatch):
+    """A changed built-in ladder changes the digest; the same command still resumes the render."""
+    import hires.config as config_module
+    import hires.plan as plan_module
+    from hires.ladder import DefaultIterations
+
+    content = save_png(tmp_path / "content.png", smooth_image(150, 200, 0))
+    style = save_png(tmp_path / "style.png", noise_image(40, 40, 1))
+    earlier, today = DefaultIterations(4, 3, 4), DefaultIterations(5, 2, 2)
+    settings = replace(default_settings(), backbone="tiny", chunk_iterations=2, ladder=Ladder(rungs=()), size=300)
+    whole = RenderJob(content, (style,), tmp_path / "whole.png", settings)
+    job = replace(whole, output=tmp_path / "out.png")
+    monkeypatch.setattr(config_module, "DEFAULT_ITERATIONS", earlier)
+    render(whole)
+    with pytest.raises(KeyboardInterrupt):
+        render(job, _StopAt(1, 1), checkpoint_seconds=3600)
+    monkeypatch.setattr(config_module, "DEFAULT_ITERATIONS", today)
+    monkeypatch.setattr(plan_module, "EARLIER_DEFAULT_ITERATIONS", ())
+    with pytest.raises(HiresError, match="--restart"):  # without the earlier ladder known
+        render(job)
+    monkeypatch.setattr(plan_module, "EARLIER_DEFAULT_ITERATIONS", (DefaultIterations(9, 9, 9), earlier))
+    messages = []
+
+    class Recording(SilentReporter):
+        def message(self, text: str) -> None:
+            messages.append(text)
+
+    render(job, Recording())
+    assert any("earlier default ladder (4 / 3 / 4 iterations)" in m for m in messages), messages
+    np.testing.assert_allclose(images.read_image(job.output), images.read_image(whole.output), atol=2 / 255)
