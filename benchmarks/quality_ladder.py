@@ -2,10 +2,10 @@
 
 For each pair (a photograph and a painting), a ladder 256 -> 512 -> 1024 -> 2048 px is climbed
 greedily: each rung runs long (300, 150, 100, 60 iterations: today's print-2k), its picture is
-scored every 10 iterations by ``hires.quality.Judge`` (layers the objective does not use), and
+scored as it runs by ``hires.quality.Judge`` (layers the objective does not use), and
 the next rung starts from the picture at the rung's plateau: the first reading within
-``--share`` of the rung's last reading in style, layout and content distance.
-The readings, the loss and the evaluations at each are written as JSON.
+``--share`` of the rung's last reading in style, layout and content distance (``--share 0``:
+the rung's end, as a render climbs). Readings every ``--every`` iterations (default 10). The readings, the loss and the evaluations at each are written as JSON.
 
     python benchmarks/quality_ladder.py --pairs tubingen-starry,coffee-shipwreck --out q.json
 
@@ -76,7 +76,7 @@ def plateau(readings: list[dict], share: float) -> int:
     return len(readings) - 1
 
 
-def climb(name: str, backbone, spec: LossSpec, share: float, ladder, log) -> dict:
+def climb(name: str, backbone, spec: LossSpec, share: float, ladder, log, every: int = 10) -> dict:
     photo, painting = load_pair(name)
     judge = Judge(backbone, photo, painting, used=spec.layer_names)
     extractor = make_extractor(backbone, spec)
@@ -104,7 +104,7 @@ def climb(name: str, backbone, spec: LossSpec, share: float, ladder, log) -> dic
         readings.append({"iteration": 0, "evaluations": 0, "loss": float(objective.terms(start).total),
                          **judge(start_picture).__dict__})
         pictures.append(start_picture)
-        minimize_lbfgs(objective, start, iterations=iterations, chunk_iterations=10, callback=record)
+        minimize_lbfgs(objective, start, iterations=iterations, chunk_iterations=every, callback=record)
         chosen = plateau(readings, share)
         rungs.append({"long_edge_px": long_edge, "height_px": height, "width_px": width,
                       "readings": readings, "plateau_index": chosen,
@@ -120,14 +120,16 @@ def main() -> None:
     parser.add_argument("--pairs", default="tubingen-starry,coffee-shipwreck,chelsea-demostyle")
     parser.add_argument("--share", type=float, default=0.05, help="distance from the rung's last reading at the plateau (default 5 %%)")
     parser.add_argument("--ladder", default=",".join(f"{px}:{it}" for px, it in LADDER))
+    parser.add_argument("--every", type=int, default=10, help="iterations between readings (default 10)")
     parser.add_argument("--out", type=Path, required=True)
     options = parser.parse_args()
     ladder = tuple(tuple(int(v) for v in part.split(":")) for part in options.ladder.split(","))
     backbone, spec = load_backbone("vgg16-hed"), LossSpec()
-    results = {"date": time.strftime("%Y-%m-%d"), "ladder": ladder, "share": options.share, "pairs": []}
+    results = {"date": time.strftime("%Y-%m-%d"), "ladder": ladder, "share": options.share,
+               "every": options.every, "pairs": []}
     for name in options.pairs.split(","):
         results["pairs"].append(climb(name, backbone, spec, options.share, ladder,
-                                      lambda text: print(text, flush=True)))
+                                      lambda text: print(text, flush=True), options.every))
         options.out.write_text(json.dumps(results, indent=1))  # after each pair: a long run keeps its part
 
 
