@@ -5,7 +5,8 @@ greedily: each rung runs long (300, 150, 100, 60 iterations: today's print-2k), 
 scored as it runs by ``hires.quality.Judge`` (layers the objective does not use), and
 the next rung starts from the picture at the rung's plateau: the first reading within
 ``--share`` of the rung's last reading in style, layout and content distance (``--share 0``:
-the rung's end, as a render climbs). Readings every ``--every`` iterations (default 10). The readings, the loss and the evaluations at each are written as JSON.
+the rung's end, as a render climbs). Readings every ``--every`` iterations (default 10). The
+readings, the loss and the evaluations at each are written as JSON.
 
     python benchmarks/quality_ladder.py --pairs tubingen-starry,coffee-shipwreck --out q.json
 

@@ -60,8 +60,20 @@ def state_folder(output: Path) -> Path:
     return side_path(output, ".state")
 
 
-def digests_of(files: list[Path], settings: Any, backbone_source: str) -> tuple[str, str]:
-    """What decides the picture, hashed: the input files' bytes, the settings, the backbone.
+def hash_inputs(files: list[Path]) -> Any:
+    """The input files' names and bytes, hashed: read once a plan, each digest starts from a copy."""
+    inputs = hashlib.sha256()
+    for path in files:
+        inputs.update(path.name.encode())
+        with open(path, "rb") as stream:
+            for block in iter(lambda: stream.read(1 << 20), b""):
+                inputs.update(block)
+    return inputs
+
+
+def digests_of(inputs: Any, settings: Any, backbone_source: str) -> tuple[str, str]:
+    """What decides the picture, hashed: the input files' bytes (``inputs``, from
+    ``hash_inputs``), the settings, the backbone.
 
     Returns:
         This version's digest, which leaves out the settings that only decide how the output is
@@ -69,12 +81,6 @@ def digests_of(files: list[Path], settings: Any, backbone_source: str) -> tuple[
         is the same render); then the digest of every setting, which hires wrote until
         2026-11-26, so that a render begun before then still resumes.
     """
-    inputs = hashlib.sha256()
-    for path in files:
-        inputs.update(path.name.encode())
-        with open(path, "rb") as stream:
-            for block in iter(lambda: stream.read(1 << 20), b""):
-                inputs.update(block)
     digests = []
     for values in (_picture_settings(asdict(settings)), asdict(settings)):
         hasher = inputs.copy()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import os
 from dataclasses import dataclass, replace
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import tensorflow as tf
 
@@ -20,7 +20,7 @@ from core.backbones import Backbone, find_vgg19_weights, load_backbone, receptiv
 from core.errors import CoreError
 from core.objective import LossSpec
 from hires import speed
-from hires.checkpoint import digests_of, read_digest, state_folder
+from hires.checkpoint import digests_of, hash_inputs, read_digest, state_folder
 from hires.config import RenderSettings, final_ladder
 from hires.devices import DeviceSet, find_devices
 from hires.errors import HiresError
@@ -122,24 +122,26 @@ def make_plan(job: RenderJob, *, restart: bool = False, chief: bool = True, look
     with tf.device(devices.first):  # the inputs and the network's weights live where the work runs
         check_outputs(job)
         inputs = read_inputs(job.content, job.styles, job.settings)
-        ladder, target = final_ladder(job.settings, tuple(inputs.content.shape[1:3]))
+        shape = tuple(inputs.content.shape[1:3])
+        ladder, target = final_ladder(job.settings, shape)
         settings = replace(job.settings, ladder=ladder, size=None, iterations=None)
         backbone, why = choose_backbone(settings, device=devices.first)
     network = f"{backbone.name} {backbone.source}"
+    input_hash = hash_inputs([path for _, path in input_files(job)])  # read once: every digest below copies it
     if look_for_state and not restart:
-        settings = begun_under_earlier_default(job, settings, tuple(inputs.content.shape[1:3]), network, say)
+        settings = begun_under_earlier_default(job, settings, shape, input_hash, network, say)
     say(why)
     for note in inputs.notes:
         say(note)
     if target is not None:
         say(target.description)
     say(devices.description)
-    rungs = plan_ladder(settings, backbone, tuple(inputs.content.shape[1:3]),
+    rungs = plan_ladder(settings, backbone, shape,
                         [tuple(s.shape[1:3]) for s in inputs.styles], devices=devices,
                         tile_px=job.machine.tile_px, xla=job.machine.xla)
     rungs = choose_compilation(rungs, settings, backbone, devices, xla=job.machine.xla)
     check_output_format(job, target, rungs[-1])
-    digest, legacy = digests_of([path for _, path in input_files(job)], settings, network)
+    digest, legacy = digests_of(input_hash, settings, network)
     resume = decide(job, digest, legacy, rungs, restart=restart, chief=chief) if look_for_state else None
     seconds, source = estimate_seconds(settings, backbone, devices, rungs, xla=job.machine.xla)
     own_output = job.output.exists() and not job.overwrite  # check_outputs let it pass: it is ours
@@ -147,23 +149,23 @@ def make_plan(job: RenderJob, *, restart: bool = False, chief: bool = True, look
                       seconds, source, own_output)
 
 
-def begun_under_earlier_default(job: RenderJob, settings: RenderSettings, shape: tuple[int, int], network: str,
-                                say: Callable[[str], None]) -> RenderSettings:
+def begun_under_earlier_default(job: RenderJob, settings: RenderSettings, shape: tuple[int, int], input_hash: Any,
+                                network: str, say: Callable[[str], None]) -> RenderSettings:
     """``settings`` on the built-in ladder's earlier iterations when the job's unfinished render
     began under them; else ``settings`` unchanged.
 
     The ladder is part of the checkpoint's digest, so a changed default would otherwise refuse to
-    resume a render that the user restarts with the same command.
+    resume a render that the user restarts with the same command. ``input_hash``: the job's
+    files, from ``hash_inputs``.
     """
     if job.settings.ladder.rungs:  # the job names its own rungs: no default was used
         return settings
     found = read_digest(state_folder(job.output))
     if found is None:
         return settings
-    files = [path for _, path in input_files(job)]
     for earlier in EARLIER_DEFAULT_ITERATIONS:
         candidate = replace(settings, ladder=final_ladder(job.settings, shape, earlier)[0])
-        if found in digests_of(files, candidate, network):
+        if found in digests_of(input_hash, candidate, network):
             say(f"{state_folder(job.output)} was begun under hires' earlier default ladder ({earlier} "
                 "iterations); the render resumes on it")
             return candidate

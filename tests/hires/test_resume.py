@@ -327,7 +327,7 @@ def test_a_float32_render_keeps_the_digest_it_had_before_precision_existed(tmp_p
     import json
     from dataclasses import asdict, replace
 
-    from hires.checkpoint import FORMAT_VERSION, _plain, digests_of
+    from hires.checkpoint import FORMAT_VERSION, _plain, digests_of, hash_inputs
     from hires.config import default_settings
 
     photo = tmp_path / "photo.png"
@@ -340,8 +340,8 @@ def test_a_float32_render_keeps_the_digest_it_had_before_precision_existed(tmp_p
     hasher.update(json.dumps(_plain(older), sort_keys=True).encode())
     hasher.update(b"tiny source")
     hasher.update(str(FORMAT_VERSION).encode())
-    assert digests_of([photo], settings, "tiny source")[1] == hasher.hexdigest()
-    assert digests_of([photo], replace(settings, precision="bfloat16"), "tiny source")[1] != hasher.hexdigest()
+    assert digests_of(hash_inputs([photo]), settings, "tiny source")[1] == hasher.hexdigest()
+    assert digests_of(hash_inputs([photo]), replace(settings, precision="bfloat16"), "tiny source")[1] != hasher.hexdigest()
 
 
 @pytest.mark.parametrize("change", [{"jpeg_quality": 80}, {"bit_depth": 16}, {"dpi": 300.0},
