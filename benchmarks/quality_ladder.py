@@ -27,7 +27,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
 
 from core.backbones import load_backbone  # noqa: E402
 from core.objective import LossSpec, WholeImageObjective, compute_targets, make_extractor, make_loss_function  # noqa: E402
@@ -81,39 +80,50 @@ def climb(name: str, backbone, spec: LossSpec, share: float, ladder, log, every:
     photo, painting = load_pair(name)
     judge = Judge(backbone, photo, painting, used=spec.layer_names)
     extractor = make_extractor(backbone, spec)
-    content, style = to_tensor(photo), to_tensor(painting)
     rungs, previous = [], None
     for long_edge, iterations in ladder:
-        height, width = rung_shape(*photo.shape[:2], long_edge, multiple=16)
-        scale = long_edge / max(painting.shape[:2])
-        painting_here = resize(style, round(painting.shape[0] * scale), round(painting.shape[1] * scale))
-        targets = compute_targets(extractor, spec, resize(content, height, width), [painting_here])
-        objective = WholeImageObjective(make_loss_function(extractor, spec, targets), jit_compile=True)
-        start = resize(content, height, width) if previous is None else resize(previous, height, width)
-        readings, pictures, clock = [], [], time.perf_counter()
-
-        def record(progress, readings=readings, pictures=pictures):
-            picture = np.clip(progress.image[0].numpy(), 0.0, 1.0)
-            pictures.append(picture)
-            readings.append({"iteration": progress.iteration, "evaluations": progress.evaluations,
-                             "loss": progress.terms.total, **judge(picture).__dict__})
-            log(f"{name} {width}x{height} it {progress.iteration}: loss {progress.terms.total:.4g} "
-                f"style {readings[-1]['style']:.4g} layout {readings[-1]['layout']:.4g} "
-                f"content {readings[-1]['content']:.4g} ({time.perf_counter() - clock:.0f} s)")
-
-        start_picture = np.clip(start[0].numpy(), 0.0, 1.0)
-        readings.append({"iteration": 0, "evaluations": 0, "loss": float(objective.terms(start).total),
-                         **judge(start_picture).__dict__})
-        pictures.append(start_picture)
-        minimize_lbfgs(objective, start, iterations=iterations, chunk_iterations=every, callback=record)
-        chosen = plateau(readings, share)
-        rungs.append({"long_edge_px": long_edge, "height_px": height, "width_px": width,
-                      "readings": readings, "plateau_index": chosen,
-                      "plateau_iteration": readings[chosen]["iteration"],
-                      "seconds": time.perf_counter() - clock})
-        log(f"{name} {width}x{height}: plateau at iteration {readings[chosen]['iteration']} of {iterations}")
-        previous = tf.constant(pictures[chosen][None])
+        rung = run_rung(extractor, spec, photo, painting_at(painting, long_edge), previous, long_edge, iterations,
+                        lambda picture: judge(picture).__dict__, every, lambda text: log(f"{name} {text}"))
+        chosen = plateau(rung["readings"], share)
+        pictures = rung.pop("pictures")
+        rungs.append({**rung, "plateau_index": chosen, "plateau_iteration": rung["readings"][chosen]["iteration"]})
+        log(f"{name} {rung['width_px']}x{rung['height_px']}: plateau at iteration "
+            f"{rung['readings'][chosen]['iteration']} of {iterations}")
+        previous = pictures[chosen]
     return {"pair": name, "rungs": rungs}
+
+
+def painting_at(painting: np.ndarray, long_edge: int) -> np.ndarray:
+    """The painting with its long edge at ``long_edge`` px (``style_scale`` 1, as a render does)."""
+    scale = long_edge / max(painting.shape[:2])
+    size = round(painting.shape[0] * scale), round(painting.shape[1] * scale)
+    return resize(to_tensor(painting), *size)[0].numpy()
+
+
+def run_rung(extractor, spec: LossSpec, photo: np.ndarray, painting: np.ndarray, previous: np.ndarray | None,
+             long_edge: int, iterations: int, judge, every: int, log) -> dict:
+    """One rung from ``previous`` (or the photograph) towards ``painting`` as given, judged every
+    ``every`` iterations by ``judge(picture) -> {measure: value}``; the pictures are kept."""
+    content = to_tensor(photo)
+    height, width = rung_shape(*photo.shape[:2], long_edge, multiple=16)
+    targets = compute_targets(extractor, spec, resize(content, height, width), [to_tensor(painting)])
+    objective = WholeImageObjective(make_loss_function(extractor, spec, targets), jit_compile=True)
+    start = resize(content if previous is None else to_tensor(previous), height, width)
+    readings, pictures, clock = [], [], time.perf_counter()
+
+    def record(image, iteration, evaluations, loss):
+        picture = np.clip(image[0].numpy(), 0.0, 1.0)
+        pictures.append(picture)
+        readings.append({"iteration": iteration, "evaluations": evaluations, "loss": float(loss), **judge(picture)})
+        log(f"{width}x{height} it {iteration}: loss {float(loss):.4g} "
+            + " ".join(f"{key} {value:.4g}" for key, value in readings[-1].items() if key not in ("iteration", "evaluations", "loss"))
+            + f" ({time.perf_counter() - clock:.0f} s)")
+
+    record(start, 0, 0, objective.terms(start).total)
+    minimize_lbfgs(objective, start, iterations=iterations, chunk_iterations=every,
+                   callback=lambda p: record(p.image, p.iteration, p.evaluations, p.terms.total))
+    return {"long_edge_px": long_edge, "height_px": height, "width_px": width, "readings": readings,
+            "pictures": pictures, "seconds": time.perf_counter() - clock}
 
 
 def main() -> None:

@@ -290,6 +290,8 @@ def _print_plan(job, *, restart: bool = False) -> None:
     typer.echo(ready.devices.description)
     if ready.target is not None:
         typer.echo(ready.target.description)
+    for note in ready.enlarged:
+        typer.echo(note)
     typer.echo(f"{'rung':>4}  {'size':>11}  {'iterations':>10}  {'optimizer':>9}  {'pairs':>5}  "
                f"{'evaluation':>18}  {'memory':>10}  {'time':>7}")
     for p, seconds in zip(ready.rungs, ready.seconds):

@@ -89,6 +89,11 @@ DEFAULT_ITERATIONS = DefaultIterations(first=200, middle=100, top=80)
 # The built-in ladder's earlier iterations, newest first: a render begun under one of them
 # resumes under it (hires.plan), since its checkpoint's digest holds the ladder it began with.
 EARLIER_DEFAULT_ITERATIONS = (DefaultIterations(first=200, middle=100, top=100),)
+# The shipped configs' earlier iterations, by their rungs' sizes, newest first: a render begun
+# under one resumes under it, as for the built-in ladder (the digest decides; nothing else does).
+EARLIER_CONFIG_ITERATIONS: dict[tuple[int, ...], tuple[tuple[int, ...], ...]] = {
+    (256, 512, 1024, 2048): ((300, 150, 100, 60),),  # configs/print-2k.toml before 2026-12-06
+}
 
 
 def default_rungs(size_px: int, iterations: DefaultIterations = DEFAULT_ITERATIONS) -> tuple[Rung, ...]:

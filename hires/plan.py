@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import os
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import tensorflow as tf
 
@@ -26,7 +26,7 @@ from hires.devices import DeviceSet, find_devices
 from hires.errors import HiresError
 from hires.inputs import Inputs, read_inputs
 from hires.job import RenderJob, RungPlan
-from hires.ladder import EARLIER_DEFAULT_ITERATIONS, Ladder, Rung, rung_shape
+from hires.ladder import EARLIER_CONFIG_ITERATIONS, EARLIER_DEFAULT_ITERATIONS, Ladder, Rung, rung_shape
 from hires.outputs import check_output_format, check_outputs, input_files
 from hires.printsize import PrintTarget
 from hires.resume import Resume, decide
@@ -36,6 +36,8 @@ WEIGHTS_ENV = "HIRES_VGG19_WEIGHTS"
 # Below this many pixels a rung's evaluation is never compiled with XLA: the memory plan assumes
 # XLA above it (``--xla``), and ``choose_compilation`` then keeps it only where it pays.
 XLA_MIN_PIXELS = 256 * 192
+# A painting enlarged this many times or more for a rung gets a line in the plan (enlargement_notes).
+ENLARGEMENT_NOTE = 4.0
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,7 @@ class RenderPlan:
         resume: where the render starts (None when planned without looking: a batch's check).
         seconds: each rung's estimated seconds, and ``rate_source`` where the figure comes from.
         own_output: the output exists and is this unfinished render's own (``check_outputs``).
+        enlarged: a line for each painting a rung enlarges many times (``enlargement_notes``).
     """
 
     job: RenderJob
@@ -97,6 +100,7 @@ class RenderPlan:
     seconds: tuple[float, ...]
     rate_source: str
     own_output: bool = False
+    enlarged: tuple[str, ...] = ()
 
     @property
     def ladder(self) -> Ladder:
@@ -129,7 +133,7 @@ def make_plan(job: RenderJob, *, restart: bool = False, chief: bool = True, look
     network = f"{backbone.name} {backbone.source}"
     input_hash = hash_inputs([path for _, path in input_files(job)])  # read once: every digest below copies it
     if look_for_state and not restart:
-        settings = begun_under_earlier_default(job, settings, shape, input_hash, network, say)
+        settings = begun_under_earlier_ladder(job, settings, shape, input_hash, network, say)
     say(why)
     for note in inputs.notes:
         say(note)
@@ -140,36 +144,49 @@ def make_plan(job: RenderJob, *, restart: bool = False, chief: bool = True, look
                         [tuple(s.shape[1:3]) for s in inputs.styles], devices=devices,
                         tile_px=job.machine.tile_px, xla=job.machine.xla)
     rungs = choose_compilation(rungs, settings, backbone, devices, xla=job.machine.xla)
+    enlarged = tuple(enlargement_notes(job.styles, [tuple(s.shape[1:3]) for s in inputs.styles], rungs))
+    for note in enlarged:
+        say(note)
     check_output_format(job, target, rungs[-1])
     digest, legacy = digests_of(input_hash, settings, network)
     resume = decide(job, digest, legacy, rungs, restart=restart, chief=chief) if look_for_state else None
     seconds, source = estimate_seconds(settings, backbone, devices, rungs, xla=job.machine.xla)
     own_output = job.output.exists() and not job.overwrite  # check_outputs let it pass: it is ours
     return RenderPlan(job, settings, target, inputs, backbone, why, devices, tuple(rungs), digest, resume,
-                      seconds, source, own_output)
+                      seconds, source, own_output, enlarged)
 
 
-def begun_under_earlier_default(job: RenderJob, settings: RenderSettings, shape: tuple[int, int], input_hash: Any,
-                                network: str, say: Callable[[str], None]) -> RenderSettings:
-    """``settings`` on the built-in ladder's earlier iterations when the job's unfinished render
-    began under them; else ``settings`` unchanged.
+def begun_under_earlier_ladder(job: RenderJob, settings: RenderSettings, shape: tuple[int, int], input_hash: Any,
+                               network: str, say: Callable[[str], None]) -> RenderSettings:
+    """``settings`` on an earlier version of its ladder (the built-in one's, or a shipped config's
+    iterations) when the job's unfinished render began under it; else ``settings`` unchanged.
 
-    The ladder is part of the checkpoint's digest, so a changed default would otherwise refuse to
-    resume a render that the user restarts with the same command. ``input_hash``: the job's
-    files, from ``hash_inputs``.
+    The ladder is part of the checkpoint's digest, so a changed default or config would otherwise
+    refuse to resume a render that the user restarts with the same command. ``input_hash``: the
+    job's files, from ``hash_inputs``.
     """
-    if job.settings.ladder.rungs:  # the job names its own rungs: no default was used
-        return settings
     found = read_digest(state_folder(job.output))
     if found is None:
         return settings
-    for earlier in EARLIER_DEFAULT_ITERATIONS:
-        candidate = replace(settings, ladder=final_ladder(job.settings, shape, earlier)[0])
+    for which, ladder in _earlier_ladders(job, shape):
+        candidate = replace(settings, ladder=ladder)
         if found in digests_of(input_hash, candidate, network):
-            say(f"{state_folder(job.output)} was begun under hires' earlier default ladder ({earlier} "
-                "iterations); the render resumes on it")
+            say(f"{state_folder(job.output)} was begun under {which}; the render resumes on it")
             return candidate
     return settings
+
+
+def _earlier_ladders(job: RenderJob, shape: tuple[int, int]) -> Iterator[tuple[str, Ladder]]:
+    """Each earlier ladder the job's command gave, newest first, with words naming it."""
+    rungs = job.settings.ladder.rungs
+    if not rungs:
+        for earlier in EARLIER_DEFAULT_ITERATIONS:
+            yield f"hires' earlier default ladder ({earlier} iterations)", final_ladder(job.settings, shape, earlier)[0]
+        return
+    for iterations in EARLIER_CONFIG_ITERATIONS.get(tuple(rung.long_edge_px for rung in rungs), ()):
+        old = replace(job.settings.ladder, rungs=tuple(replace(r, iterations=n) for r, n in zip(rungs, iterations)))
+        yield (f"an earlier version of its config ({' / '.join(map(str, iterations))} iterations)",
+               final_ladder(replace(job.settings, ladder=old), shape)[0])
 
 
 def choose_backbone(settings: RenderSettings, *, device: str | None = None) -> tuple[Backbone, str]:
@@ -270,6 +287,25 @@ def plan_ladder(
         plans.append(RungPlan(index, len(ladder.rungs), rung, height, width, styles, memory, stride,
                               xla=compiled and memory.tile_px is None))
     return plans
+
+
+def enlargement_notes(paths: Sequence[Any], shapes: Sequence[tuple[int, int]],
+                      rungs: Sequence[RungPlan]) -> list[str]:
+    """One line for each painting a rung shows enlarged ``ENLARGEMENT_NOTE`` times or more.
+
+    Enlarging is right (measured in docs/performance.md: the painting kept at its own size, small
+    strokes on a large picture, is worse on every measure), but the painting's finest detail is
+    then coarser than the picture's pixels, which only a larger scan of it can mend.
+    """
+    notes = []
+    for index, (path, (height, width)) in enumerate(zip(paths, shapes)):
+        top = max(rungs, key=lambda plan: plan.style_shapes[index][0])
+        factor = top.style_shapes[index][0] / height
+        if factor >= ENLARGEMENT_NOTE:
+            notes.append(f"{path.name} ({width}x{height} px) is enlarged {factor:.1f}x for rung {top.index + 1}, "
+                         "so that its strokes keep their size in the picture; a larger scan of it gives "
+                         "the upper rungs finer brushwork")
+    return notes
 
 
 def _style_shape(shape: tuple[int, int], rung: Rung) -> tuple[int, int]:

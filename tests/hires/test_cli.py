@@ -470,3 +470,14 @@ def test_an_unknown_precision_is_refused(tmp_path, inputs):
     result = _render(content, style, "-o", tmp_path / "out.png", *FAST, "--precision", "float16")
     assert result.exit_code == 2
     assert "float16" in result.output and not (tmp_path / "out.png").exists()
+
+
+@pytest.mark.parametrize("style_scale, noted", [("1", True), ("0.5", False)])
+def test_plan_says_when_a_painting_is_enlarged_four_times_or_more(tmp_path, inputs, style_scale, noted):
+    content, _, _ = inputs
+    small = save_png(tmp_path / "small.png", noise_image(16, 16, seed=3))  # 4x at a 64 px rung
+    result = _render(content, small, "-o", tmp_path / "out.png", "--backbone", "tiny", "--size", "64",
+                     "--style-scale", style_scale, "--plan")
+    assert result.exit_code == 0, result.output
+    note = "small.png (16x16 px) is enlarged 4.0x for rung 1, so that its strokes keep their size in the picture"
+    assert (note in result.stdout) is noted, result.stdout

@@ -493,3 +493,36 @@ def test_a_render_begun_under_an_earlier_default_ladder_resumes_on_it(tmp_path, 
     render(job, Recording())
     assert any("earlier default ladder (4 / 3 / 4 iterations)" in m for m in messages), messages
     np.testing.assert_allclose(images.read_image(job.output), images.read_image(whole.output), atol=2 / 255)
+
+
+def test_a_render_begun_under_an_earlier_version_of_a_shipped_config_resumes_on_it(tmp_path, monkeypatch):
+    """A shipped config whose iterations changed: the same command resumes the render begun under
+    the old ones (the digest decides), and says so; a ladder of other sizes is not matched."""
+    import hires.plan as plan_module
+
+    content = save_png(tmp_path / "content.png", smooth_image(48, 64, 0))
+    style = save_png(tmp_path / "style.png", noise_image(40, 40, 1))
+
+    def job_of(iterations, output):
+        rungs = tuple(Rung(long_edge_px=px, iterations=n) for px, n in zip((32, 64), iterations))
+        settings = replace(default_settings(), backbone="tiny", chunk_iterations=2, ladder=Ladder(rungs=rungs))
+        return RenderJob(content, (style,), tmp_path / output, settings)
+
+    whole, job = job_of((4, 3), "whole.png"), job_of((4, 3), "out.png")
+    render(whole)
+    with pytest.raises(KeyboardInterrupt):
+        render(job, _StopAt(1, 1), checkpoint_seconds=3600)
+    today = job_of((5, 2), "out.png")
+    monkeypatch.setattr(plan_module, "EARLIER_CONFIG_ITERATIONS", {(32, 128): ((4, 3),)})
+    with pytest.raises(HiresError, match="--restart"):  # other sizes: not this config's history
+        render(today)
+    monkeypatch.setattr(plan_module, "EARLIER_CONFIG_ITERATIONS", {(32, 64): ((9, 9), (4, 3))})
+    messages = []
+
+    class Recording(SilentReporter):
+        def message(self, text: str) -> None:
+            messages.append(text)
+
+    render(today, Recording())
+    assert any("an earlier version of its config (4 / 3 iterations)" in m for m in messages), messages
+    np.testing.assert_allclose(images.read_image(today.output), images.read_image(whole.output), atol=2 / 255)
