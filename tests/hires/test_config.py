@@ -119,7 +119,18 @@ def test_print_2k_ladder():
     settings = load_config(CONFIGS_DIR / "print-2k.toml")
     assert _sizes(settings) == [256, 512, 1024, 2048]
     iterations = [r.iterations for r in settings.ladder.rungs]
-    assert all(a > b for a, b in zip(iterations, iterations[1:]))
+    assert all(a >= b for a, b in zip(iterations, iterations[1:]))
+
+
+def test_print_2k_earlier_iterations_are_known_for_its_sizes():
+    """A render begun under print-2k's earlier iterations resumes (hires.plan); that needs its
+    sizes in the history, and today's iterations must differ from every earlier version's."""
+    from hires.ladder import EARLIER_CONFIG_ITERATIONS
+
+    settings = load_config(CONFIGS_DIR / "print-2k.toml")
+    earlier = EARLIER_CONFIG_ITERATIONS[tuple(_sizes(settings))]
+    assert tuple(r.iterations for r in settings.ladder.rungs) not in earlier
+    assert all(len(iterations) == len(settings.ladder.rungs) for iterations in earlier)
 
 
 @pytest.mark.parametrize("name, sizes", [

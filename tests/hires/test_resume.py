@@ -463,6 +463,16 @@ def test_after_an_interrupted_restart_the_message_says_to_leave_restart_out(pair
     assert "run the same command without --restart to resume" in result.output.replace("\n", ""), result.output
 
 
+class _Recording(SilentReporter):
+    """Keeps the render's messages."""
+
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+
+    def message(self, text: str) -> None:
+        self.messages.append(text)
+
+
 def test_a_render_begun_under_an_earlier_default_ladder_resumes_on_it(tmp_path, monkeypatch):
     """A changed built-in ladder changes the digest; the same command still resumes the render."""
     import hires.config as config_module
@@ -484,14 +494,9 @@ def test_a_render_begun_under_an_earlier_default_ladder_resumes_on_it(tmp_path, 
     with pytest.raises(HiresError, match="--restart"):  # without the earlier ladder known
         render(job)
     monkeypatch.setattr(plan_module, "EARLIER_DEFAULT_ITERATIONS", (DefaultIterations(9, 9, 9), earlier))
-    messages = []
-
-    class Recording(SilentReporter):
-        def message(self, text: str) -> None:
-            messages.append(text)
-
-    render(job, Recording())
-    assert any("earlier default ladder (4 / 3 / 4 iterations)" in m for m in messages), messages
+    recording = _Recording()
+    render(job, recording)
+    assert any("earlier default ladder (4 / 3 / 4 iterations)" in m for m in recording.messages), recording.messages
     np.testing.assert_allclose(images.read_image(job.output), images.read_image(whole.output), atol=2 / 255)
 
 
@@ -517,12 +522,7 @@ def test_a_render_begun_under_an_earlier_version_of_a_shipped_config_resumes_on_
     with pytest.raises(HiresError, match="--restart"):  # other sizes: not this config's history
         render(today)
     monkeypatch.setattr(plan_module, "EARLIER_CONFIG_ITERATIONS", {(32, 64): ((9, 9), (4, 3))})
-    messages = []
-
-    class Recording(SilentReporter):
-        def message(self, text: str) -> None:
-            messages.append(text)
-
-    render(today, Recording())
-    assert any("an earlier version of its config (4 / 3 iterations)" in m for m in messages), messages
+    recording = _Recording()
+    render(today, recording)
+    assert any("an earlier version of its config (4 / 3 iterations)" in m for m in recording.messages), recording.messages
     np.testing.assert_allclose(images.read_image(today.output), images.read_image(whole.output), atol=2 / 255)
