@@ -140,11 +140,11 @@ def make_plan(job: RenderJob, *, restart: bool = False, chief: bool = True, look
     if target is not None:
         say(target.description)
     say(devices.description)
-    rungs = plan_ladder(settings, backbone, shape,
-                        [tuple(s.shape[1:3]) for s in inputs.styles], devices=devices,
+    style_shapes = [tuple(s.shape[1:3]) for s in inputs.styles]
+    rungs = plan_ladder(settings, backbone, shape, style_shapes, devices=devices,
                         tile_px=job.machine.tile_px, xla=job.machine.xla)
     rungs = choose_compilation(rungs, settings, backbone, devices, xla=job.machine.xla)
-    enlarged = tuple(enlargement_notes(job.styles, [tuple(s.shape[1:3]) for s in inputs.styles], rungs))
+    enlarged = tuple(enlargement_notes(job.styles, style_shapes, rungs))
     for note in enlarged:
         say(note)
     check_output_format(job, target, rungs[-1])

@@ -60,6 +60,16 @@ def uninterrupted(pair, tmp_path_factory):
 
 
 @pytest.mark.parametrize("rung, chunk", [(0, 2), (1, 1), (1, 3)])
+class _Recording(SilentReporter):
+    """Keeps the render's messages."""
+
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+
+    def message(self, text: str) -> None:
+        self.messages.append(text)
+
+
 def test_interrupted_render_resumes_to_the_same_picture(pair, uninterrupted, tmp_path, rung, chunk):
     content, style = pair
     job = RenderJob(content, (style,), tmp_path / "out.png", _settings())
@@ -196,14 +206,9 @@ def test_a_damaged_state_folder_restarts_that_render(pair, uninterrupted, tmp_pa
     folder = checkpoints.state_folder(job.output)
     folder.mkdir()
     (folder / "checkpoint.npz").write_bytes(b"not a checkpoint")
-    messages = []
-
-    class Recording(SilentReporter):
-        def message(self, text: str) -> None:
-            messages.append(text)
-
-    render(job, Recording())
-    assert any("damaged" in m for m in messages)
+    recording = _Recording()
+    render(job, recording)
+    assert any("damaged" in m for m in recording.messages)
     np.testing.assert_allclose(images.read_image(job.output), uninterrupted, atol=2 / 255)
 
 
@@ -351,14 +356,9 @@ def test_a_render_resumes_with_other_output_options(pair, uninterrupted, tmp_pat
     job = RenderJob(content, (style,), tmp_path / "out.png", _settings())
     with pytest.raises(KeyboardInterrupt):
         render(job, _StopAt(1, 1), checkpoint_seconds=3600)
-    messages = []
-
-    class Recording(SilentReporter):
-        def message(self, text: str) -> None:
-            messages.append(text)
-
-    render(replace(job, settings=_settings(**change)), Recording())
-    assert any(m.startswith("resuming from") for m in messages), messages
+    recording = _Recording()
+    render(replace(job, settings=_settings(**change)), recording)
+    assert any(m.startswith("resuming from") for m in recording.messages), recording.messages
     np.testing.assert_allclose(images.read_image(job.output), uninterrupted, atol=2 / 255)
 
 
@@ -379,14 +379,9 @@ def test_a_checkpoint_written_under_the_older_digest_resumes(pair, uninterrupted
     assert saved.digest == current
     saved.digest = older  # as the previous version wrote it
     checkpoints.write_checkpoint(folder, saved)
-    messages = []
-
-    class Recording(SilentReporter):
-        def message(self, text: str) -> None:
-            messages.append(text)
-
-    render(job, Recording())
-    assert any(m.startswith("resuming from") for m in messages), messages
+    recording = _Recording()
+    render(job, recording)
+    assert any(m.startswith("resuming from") for m in recording.messages), recording.messages
     np.testing.assert_allclose(images.read_image(job.output), uninterrupted, atol=2 / 255)
 
 
@@ -461,16 +456,6 @@ def test_after_an_interrupted_restart_the_message_says_to_leave_restart_out(pair
     result = CliRunner().invoke(app, ["--restart"])
     assert result.exit_code == 130
     assert "run the same command without --restart to resume" in result.output.replace("\n", ""), result.output
-
-
-class _Recording(SilentReporter):
-    """Keeps the render's messages."""
-
-    def __init__(self) -> None:
-        self.messages: list[str] = []
-
-    def message(self, text: str) -> None:
-        self.messages.append(text)
 
 
 def test_a_render_begun_under_an_earlier_default_ladder_resumes_on_it(tmp_path, monkeypatch):
