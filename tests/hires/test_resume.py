@@ -59,7 +59,6 @@ def uninterrupted(pair, tmp_path_factory):
     return images.read_image(output)
 
 
-@pytest.mark.parametrize("rung, chunk", [(0, 2), (1, 1), (1, 3)])
 class _Recording(SilentReporter):
     """Keeps the render's messages."""
 
@@ -70,6 +69,7 @@ class _Recording(SilentReporter):
         self.messages.append(text)
 
 
+@pytest.mark.parametrize("rung, chunk", [(0, 2), (1, 1), (1, 3)])
 def test_interrupted_render_resumes_to_the_same_picture(pair, uninterrupted, tmp_path, rung, chunk):
     content, style = pair
     job = RenderJob(content, (style,), tmp_path / "out.png", _settings())
