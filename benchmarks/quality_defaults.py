@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.quality_ladder import load_pair  # noqa: E402
+from benchmarks.plateau_report import stop_at  # noqa: E402
 from hires import images  # noqa: E402
 from hires.config import default_settings, load_config  # noqa: E402
 from hires.job import RenderJob, SilentReporter  # noqa: E402
@@ -36,11 +37,21 @@ from hires.render import render  # noqa: E402
 class Costs(SilentReporter):
     def __init__(self) -> None:
         self.rungs: list[tuple[int, int, str, int]] = []
+        self.losses: list[list[tuple[int, float]]] = []  # per rung, (iteration, loss) at each chunk's end
 
     def rung_finished(self, result) -> None:
         done = result.history[-1] if result.history else None
         self.rungs.append((result.plan.pixels, done.evaluations if done else 0, result.stopped,
                            done.iteration if done else 0))
+        self.losses.append([(p.iteration, float(p.terms.total)) for p in result.history])
+
+
+def would_stop(losses: list[tuple[int, float]], gain: float) -> int:
+    """The iteration where ``--stop-gain gain`` would have ended a rung with these losses (one per
+    10 iterations, as a render's chunks report them; the last: it never would). Up to there the
+    run is the same with the rule as without it."""
+    readings = [{"iteration": iteration, "loss": loss} for iteration, loss in losses]
+    return readings[stop_at(readings, gain)]["iteration"]
 
 
 def settings_for(ladder: str):
@@ -61,6 +72,9 @@ def main() -> None:
     parser.add_argument("--ladders", required=True, help="comma-separated: config paths or default:SIZE[@old]")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--keep", type=Path, help="keep each picture here, as PAIR.LADDER-NAME.png")
+    parser.add_argument("--stop-gain", type=float, help="stop_gain for every ladder (default: each ladder's own)")
+    parser.add_argument("--would-stop", default="", help="comma-separated gains: print where --stop-gain G would "
+                        "have ended each rung of a run without it")
     options = parser.parse_args()
     results = {"date": time.strftime("%Y-%m-%d"), "runs": []}
     for pair in options.pairs.split(","):
@@ -70,6 +84,8 @@ def main() -> None:
             images.write_image(content, photo), images.write_image(style, painting)
             for ladder in options.ladders.split(","):
                 settings = replace(settings_for(ladder), backbone="vgg16-hed")
+                if options.stop_gain is not None:
+                    settings = replace(settings, stop_gain=options.stop_gain)
                 reporter, clock = Costs(), time.perf_counter()
                 output = Path(folder) / "out.png"
                 render(RenderJob(content, (style,), output, settings, overwrite=True, save_rungs=False), reporter,
@@ -79,13 +95,18 @@ def main() -> None:
                 quality = Judge(backbone, images.read_image(content), images.read_image(style), used=used)(
                     images.read_image(output))
                 run = {"pair": pair, "ladder": ladder, "cost_mp_evaluations": cost_of([r[:2] for r in reporter.rungs]),
-                       "rungs": [{"pixels": p, "evaluations": e, "stopped": s, "iterations": i}
-                                 for p, e, s, i in reporter.rungs],
+                       "stop_gain": settings.stop_gain,
+                       "rungs": [{"pixels": p, "evaluations": e, "stopped": s, "iterations": i, "losses": losses}
+                                 for (p, e, s, i), losses in zip(reporter.rungs, reporter.losses)],
                        "seconds": time.perf_counter() - clock, **quality.__dict__}
                 results["runs"].append(run)
                 print(f"{pair} {ladder}: cost {run['cost_mp_evaluations']:.1f} MP·eval, style {quality.style:.4g}, "
                       f"layout {quality.layout:.4g}, content {quality.content:.4g}, "
                       f"iterations {[r[3] for r in reporter.rungs]} ({run['seconds']:.0f} s)", flush=True)
+                for gain in filter(None, options.would_stop.split(",")):
+                    ends = [would_stop(losses, float(gain)) for losses in reporter.losses]
+                    print(f"  --stop-gain {gain} would end the rungs at iterations {ends} (a rung's last: not "
+                          "before its end)")
                 options.out.write_text(json.dumps(results, indent=1))
                 if options.keep is not None:
                     options.keep.mkdir(parents=True, exist_ok=True)

@@ -154,6 +154,7 @@ def compare_ladder_to_single(
     finished pictures are also scored at the ladder's first size (``Curve.coarse_loss``).
     """
     top = ladder_rungs[-1].long_edge_px
+    settings = replace(settings, stop_gain=0.0)  # both run the iterations asked for: the costs compared are those
     single = replace(settings, ladder=replace(settings.ladder, rungs=(Rung(top, single_iterations),)))
     ladder = replace(settings, ladder=replace(settings.ladder, rungs=ladder_rungs))
     curves = []

@@ -20,8 +20,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import typer
 
 from core.choices import ADAM_PRESETS, POOLINGS, PRECISIONS
+from core.optimize import STOP_WINDOW
 from hires.colour import PRESERVE_COLORS
-from hires.config import BACKBONE_CHOICES
+from hires.config import BACKBONE_CHOICES, DEFAULT_STOP_GAIN
 from hires.errors import HiresError
 from hires.ladder import OPTIMIZERS, UPSAMPLE_METHODS
 from hires.stopping import silence_tensorflow
@@ -194,8 +195,8 @@ def render(
     optimizer: Annotated[Optional[Optimizer], typer.Option(help="lbfgs (the paper's) or adam. [default: lbfgs]")] = None,
     adam_preset: Annotated[Optional[AdamPreset], typer.Option(help="Adam's settings. [default: seed-report]")] = None,
     correction_pairs: Annotated[Optional[int], typer.Option(help="L-BFGS history length. [default: 10]")] = None,
-    tolerance: Annotated[Optional[float], typer.Option(help="Stop an L-BFGS rung when an iteration improves the loss by less than this fraction (Adam rungs run every iteration). [default: 0, run every iteration]")] = None,
-    stop_gain: Annotated[Optional[float], typer.Option(help="Stop an L-BFGS rung when 10 iterations improve the loss by less than this fraction (deterministic; a resume stops where the render would have). [default: 0, run every iteration]")] = None,
+    tolerance: Annotated[Optional[float], typer.Option(help="Stop an L-BFGS rung when an iteration improves the loss by less than this fraction (Adam rungs run every iteration). 0 runs every iteration. [default: 0.005]")] = None,
+    stop_gain: Annotated[Optional[float], typer.Option(help=f"Stop an L-BFGS rung when 10 iterations improve the loss by less than this fraction (deterministic; a resume stops where the render would have). 0 runs every iteration. [default: {DEFAULT_STOP_GAIN}]")] = None,
     content_layer: Annotated[Optional[str], typer.Option(help="Layer of the content term. [default: block4_conv2]")] = None,
     style_layers: Annotated[Optional[str], typer.Option(help="Layers of the style term with weights, e.g. block1_conv1:1,block3_conv1:0.5 (weight 1 when omitted). [default: block1_conv1 ... block5_conv1, equal]")] = None,
     pooling: Annotated[Optional[Pooling], typer.Option(help="avg (the paper's) or max. [default: avg]")] = None,
@@ -307,6 +308,10 @@ def _print_plan(job, *, restart: bool = False) -> None:
                f"{'rungs ' + ', '.join(loop) if loop else 'no rung'} (only where it pays)")
     work = cost_of([(p.pixels, p.rung.iterations) for p in ready.rungs])  # the unit ladders are judged in
     typer.echo(f"work: {work:.3g} megapixel-iterations (each rung's pixels times its iterations)")
+    gain = ready.settings.stop_gain
+    if gain > 0 and any(p.rung.optimizer == "lbfgs" and p.rung.iterations > STOP_WINDOW for p in ready.rungs):
+        typer.echo(f"stops early: an L-BFGS rung ends when 10 iterations lower the loss by less than {gain:.2%}, "
+                   f"so work and time are at most these (--stop-gain {gain:g}; 0 runs every iteration)")
     total = sum(ready.seconds)
     typer.echo(f"time: about {format_seconds(total)} in all, from {ready.rate_source}")
     if total > DAY_SECONDS:

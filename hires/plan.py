@@ -10,6 +10,7 @@ it; a batch plans every job before the first renders.
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterator, Sequence
@@ -21,7 +22,7 @@ from core.errors import CoreError
 from core.objective import LossSpec
 from hires import speed
 from hires.checkpoint import digests_of, hash_inputs, read_digest, state_folder
-from hires.config import RenderSettings, final_ladder
+from hires.config import DEFAULT_STOP_GAIN, EARLIER_DEFAULT_STOP_GAIN, RenderSettings, final_ladder
 from hires.devices import DeviceSet, find_devices
 from hires.errors import HiresError
 from hires.inputs import Inputs, read_inputs
@@ -133,7 +134,7 @@ def make_plan(job: RenderJob, *, restart: bool = False, chief: bool = True, look
     network = f"{backbone.name} {backbone.source}"
     input_hash = hash_inputs([path for _, path in input_files(job)])  # read once: every digest below copies it
     if look_for_state and not restart:
-        settings = begun_under_earlier_ladder(job, settings, shape, input_hash, network, say)
+        settings = begun_under_earlier_defaults(job, settings, shape, input_hash, network, say)
     say(why)
     for note in inputs.notes:
         say(note)
@@ -156,24 +157,38 @@ def make_plan(job: RenderJob, *, restart: bool = False, chief: bool = True, look
                       seconds, source, own_output, enlarged)
 
 
-def begun_under_earlier_ladder(job: RenderJob, settings: RenderSettings, shape: tuple[int, int], input_hash: Any,
-                               network: str, say: Callable[[str], None]) -> RenderSettings:
-    """``settings`` on an earlier version of its ladder (the built-in one's, or a shipped config's
-    iterations) when the job's unfinished render began under it; else ``settings`` unchanged.
+def begun_under_earlier_defaults(job: RenderJob, settings: RenderSettings, shape: tuple[int, int], input_hash: Any,
+                                 network: str, say: Callable[[str], None]) -> RenderSettings:
+    """``settings`` as an earlier hires gave them (the built-in ladder's or a shipped config's
+    iterations, the stop on progress) when the job's unfinished render began under them; else
+    ``settings`` unchanged.
 
-    The ladder is part of the checkpoint's digest, so a changed default or config would otherwise
+    These are part of the checkpoint's digest, so a changed default or config would otherwise
     refuse to resume a render that the user restarts with the same command. ``input_hash``: the
     job's files, from ``hash_inputs``.
     """
     found = read_digest(state_folder(job.output))
     if found is None:
         return settings
-    for which, ladder in _earlier_ladders(job, shape):
-        candidate = replace(settings, ladder=ladder)
+    for which, candidate in _earlier_settings(job, settings, shape):
         if found in digests_of(input_hash, candidate, network):
             say(f"{state_folder(job.output)} was begun under {which}; the render resumes on it")
             return candidate
     return settings
+
+
+def _earlier_settings(job: RenderJob, settings: RenderSettings,
+                      shape: tuple[int, int]) -> Iterator[tuple[str, RenderSettings]]:
+    """Each earlier version of ``settings`` the job's command gave, newest first, with words naming
+    it: its ladder's and the stop on progress's, alone and together."""
+    gains = [("", settings.stop_gain)]
+    if settings.stop_gain == DEFAULT_STOP_GAIN != EARLIER_DEFAULT_STOP_GAIN:
+        gains.append(("hires' earlier default of no stop on progress", EARLIER_DEFAULT_STOP_GAIN))
+    ladders = [("", settings.ladder), *_earlier_ladders(job, shape)]
+    for (ladder_words, ladder), (gain_words, gain) in itertools.product(ladders, gains):
+        if ladder_words or gain_words:
+            words = " and ".join(filter(None, (ladder_words, gain_words)))
+            yield words, replace(settings, ladder=ladder, stop_gain=gain)
 
 
 def _earlier_ladders(job: RenderJob, shape: tuple[int, int]) -> Iterator[tuple[str, Ladder]]:

@@ -56,3 +56,10 @@ def test_curves_give_each_reading_against_the_rungs_last():
     rung = {"width_px": 256, "height_px": 192, "readings": READINGS, "plateau_index": 3, "plateau_iteration": 30}
     table = load("plateau_report").curves({"pairs": [{"pair": "a-b", "rungs": [rung]}]}, [10, 40, 50])
     assert table.splitlines()[2] == "| a-b | 256x192 | +50% / +33% / +29% | +0% / +0% / +0% |  | 0.2, 0.3, 0.7 (iteration 40) |"
+
+
+def test_would_stop_reads_a_renders_losses_as_the_rule_does():
+    would_stop = load("quality_defaults").would_stop
+    losses = [(10, 2.0), (20, 1.5), (30, 1.48), (40, 1.479)]
+    assert would_stop(losses, 0.02) == 30  # 1.5 -> 1.48 gains 1.3 %
+    assert would_stop(losses, 0.001) == 40  # never: the rung's end

@@ -337,7 +337,7 @@ def test_a_float32_render_keeps_the_digest_it_had_before_precision_existed(tmp_p
 
     photo = tmp_path / "photo.png"
     photo.write_bytes(b"not really a picture")
-    settings = default_settings()
+    settings = replace(default_settings(), stop_gain=0.0)  # nor was there a stop on progress then
     older = {key: value for key, value in asdict(settings).items() if key not in ("precision", "stop_gain")}
     hasher = hashlib.sha256()
     hasher.update(photo.name.encode())
@@ -511,3 +511,20 @@ def test_a_render_begun_under_an_earlier_version_of_a_shipped_config_resumes_on_
     render(today, recording)
     assert any("an earlier version of its config (4 / 3 iterations)" in m for m in recording.messages), recording.messages
     np.testing.assert_allclose(images.read_image(today.output), images.read_image(whole.output), atol=2 / 255)
+
+
+def test_a_render_begun_without_the_stop_on_progress_resumes_without_it(pair, uninterrupted, tmp_path):
+    """The default stop on progress (2026-12-06) is in the digest; a render begun before it, with
+    the same command, resumes as it began; a --stop-gain of the user's own is another render."""
+    from hires.config import DEFAULT_STOP_GAIN, EARLIER_DEFAULT_STOP_GAIN
+
+    content, style = pair
+    before = RenderJob(content, (style,), tmp_path / "out.png", _settings(stop_gain=EARLIER_DEFAULT_STOP_GAIN))
+    with pytest.raises(KeyboardInterrupt):
+        render(before, _StopAt(1, 1), checkpoint_seconds=3600)
+    with pytest.raises(HiresError, match="--restart"):
+        render(replace(before, settings=_settings(stop_gain=0.3)))
+    recording = _Recording()
+    render(replace(before, settings=_settings(stop_gain=DEFAULT_STOP_GAIN)), recording)
+    assert any("earlier default of no stop on progress" in m for m in recording.messages), recording.messages
+    np.testing.assert_allclose(images.read_image(before.output), uninterrupted, atol=2 / 255)

@@ -1,0 +1,26 @@
+"""The top-rung starts compared in docs/performance.md ("Other ladder shapes and starts")."""
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "top_start.py"
+
+
+def load():
+    spec = importlib.util.spec_from_file_location("top_start", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_starts_are_the_top_rungs_size_and_differ_only_by_the_band_the_rung_below_lacks():
+    top_start = load()
+    photo = np.random.default_rng(0).uniform(0.2, 0.8, (300, 400, 3)).astype(np.float32)
+    below = np.full((384, 512, 3), 0.5, np.float32)  # flat: its enlargement has no band of its own
+    bicubic, detail, sharpen = (top_start.start_picture(kind, below, photo) for kind in ("bicubic", "detail", "sharpen"))
+    assert bicubic.shape == detail.shape == (768, 1024, 3)
+    np.testing.assert_allclose(sharpen, bicubic, atol=1e-6)
+    assert np.abs(detail - bicubic).mean() > 0.01  # the photograph's noise is above 512 px's band
+    assert detail.min() >= 0.0 and detail.max() <= 1.0
