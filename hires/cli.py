@@ -20,7 +20,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import typer
 
 from core.choices import ADAM_PRESETS, POOLINGS, PRECISIONS
-from core.optimize import STOP_WINDOW
 from hires.colour import PRESERVE_COLORS
 from hires.config import BACKBONE_CHOICES, DEFAULT_STOP_GAIN
 from hires.errors import HiresError
@@ -308,6 +307,8 @@ def _print_plan(job, *, restart: bool = False) -> None:
                f"{'rungs ' + ', '.join(loop) if loop else 'no rung'} (only where it pays)")
     work = cost_of([(p.pixels, p.rung.iterations) for p in ready.rungs])  # the unit ladders are judged in
     typer.echo(f"work: {work:.3g} megapixel-iterations (each rung's pixels times its iterations)")
+    from core.optimize import STOP_WINDOW  # here, not at the top: importing TensorFlow waits for the log settings
+
     gain = ready.settings.stop_gain
     if gain > 0 and any(p.rung.optimizer == "lbfgs" and p.rung.iterations > STOP_WINDOW for p in ready.rungs):
         typer.echo(f"stops early: an L-BFGS rung ends when 10 iterations lower the loss by less than {gain:.2%}, "
