@@ -194,7 +194,7 @@ def render(
     optimizer: Annotated[Optional[Optimizer], typer.Option(help="lbfgs (the paper's) or adam. [default: lbfgs]")] = None,
     adam_preset: Annotated[Optional[AdamPreset], typer.Option(help="Adam's settings. [default: seed-report]")] = None,
     correction_pairs: Annotated[Optional[int], typer.Option(help="L-BFGS history length. [default: 10]")] = None,
-    tolerance: Annotated[Optional[float], typer.Option(help="Stop an L-BFGS rung when an iteration improves the loss by less than this fraction (Adam rungs run every iteration). 0 runs every iteration. [default: 0.005]")] = None,
+    tolerance: Annotated[Optional[float], typer.Option(help="Stop an L-BFGS rung when an iteration improves the loss by less than this fraction (Adam rungs run every iteration). [default: 0, run every iteration]")] = None,
     stop_gain: Annotated[Optional[float], typer.Option(help=f"Stop an L-BFGS rung when 10 iterations improve the loss by less than this fraction (deterministic; a resume stops where the render would have). 0 runs every iteration. [default: {DEFAULT_STOP_GAIN}]")] = None,
     content_layer: Annotated[Optional[str], typer.Option(help="Layer of the content term. [default: block4_conv2]")] = None,
     style_layers: Annotated[Optional[str], typer.Option(help="Layers of the style term with weights, e.g. block1_conv1:1,block3_conv1:0.5 (weight 1 when omitted). [default: block1_conv1 ... block5_conv1, equal]")] = None,

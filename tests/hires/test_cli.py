@@ -494,3 +494,25 @@ def test_plan_says_when_a_painting_is_enlarged_four_times_or_more(tmp_path, inpu
     assert result.exit_code == 0, result.output
     note = "small.png (16x16 px) is enlarged 4.0x for rung 1, so that its strokes keep their size in the picture"
     assert (note in result.stdout) is noted, result.stdout
+
+
+def test_render_help_states_the_settings_own_defaults():
+    """Each `[default: X]` in render's help that names a setting is that setting's default (a
+    changed default, or a help text copied from another option, would otherwise mislead)."""
+    import dataclasses
+    import re
+
+    import typer
+
+    from hires.cli import app
+    from hires.config import RenderSettings, default_settings
+
+    defaults, names = default_settings(), {f.name for f in dataclasses.fields(RenderSettings)}
+    checked = []
+    for param in typer.main.get_command(app).commands["render"].params:
+        stated = re.search(r"\[default: ([^\],]+)", param.help or "")
+        value = getattr(defaults, param.name, None)
+        if param.name in names and stated and isinstance(value, (int, float, str)) and not isinstance(value, bool):
+            assert stated.group(1) in (str(value), f"{value:g}" if isinstance(value, float) else str(value)), param.name
+            checked.append(param.name)
+    assert {"tolerance", "stop_gain", "seed", "jpeg_quality"} <= set(checked)
