@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from hires.config import EARLIER_DEFAULT_STOP_GAIN
 from hires.errors import HiresError
 from hires.files import make_folders, remove_empty, write_atomically
 from hires.images import side_path
@@ -107,7 +108,7 @@ def _picture_settings(values: dict[str, Any]) -> dict[str, Any]:
 
 # Settings added after checkpoints were first written, with the value that means "as before":
 # left out of the digest at that value, so that a render begun by an older hires resumes.
-_LATER_SETTINGS = {"precision": "float32", "stop_gain": 0.0}
+_LATER_SETTINGS = {"precision": "float32", "stop_gain": EARLIER_DEFAULT_STOP_GAIN}
 
 
 def _without_new_defaults(values: dict[str, Any]) -> dict[str, Any]:

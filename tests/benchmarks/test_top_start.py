@@ -1,22 +1,12 @@
 """The top-rung starts compared in docs/performance.md ("Other ladder shapes and starts")."""
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "top_start.py"
-
-
-def load():
-    spec = importlib.util.spec_from_file_location("top_start", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.benchmarks.test_plateau import load
 
 
 def test_starts_are_the_top_rungs_size_and_differ_only_by_the_band_the_rung_below_lacks():
-    top_start = load()
+    top_start = load("top_start")
     photo = np.random.default_rng(0).uniform(0.2, 0.8, (300, 400, 3)).astype(np.float32)
     below = np.full((384, 512, 3), 0.5, np.float32)  # flat: its enlargement has no band of its own
     bicubic, detail, sharpen = (top_start.start_picture(kind, below, photo) for kind in ("bicubic", "detail", "sharpen"))

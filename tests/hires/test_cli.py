@@ -237,18 +237,18 @@ def test_plan_prints_the_rungs_and_writes_nothing(tmp_path, inputs):
     assert file_tree(tmp_path) == before
 
 
-
 @pytest.mark.parametrize("options, says", [([], True), (["--stop-gain", "0"], False)])
 def test_plan_says_when_rungs_may_stop_early(tmp_path, inputs, options, says):
+    from hires.config import DEFAULT_STOP_GAIN
+
     content, style, _ = inputs
     config = tmp_path / "long.toml"
     config.write_text("[[rung]]\nlong_edge_px = 32\niterations = 30\n")
     result = _render(content, style, "-o", tmp_path / "out.png", "-c", config, "--backbone", "tiny", "--plan", *options)
     assert result.exit_code == 0, result.output
-    from hires.config import DEFAULT_STOP_GAIN
-
     line = f"stops early: an L-BFGS rung ends when 10 iterations lower the loss by less than {DEFAULT_STOP_GAIN:.2%}"
     assert (line in result.stdout) == says, result.stdout
+
 
 # ---------------------------------------------------------------------------------------------
 # Bad input: exit status 2, one error line naming the problem, nothing written
