@@ -73,6 +73,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--keep", type=Path, help="keep each picture here, as PAIR.LADDER-NAME.png")
     parser.add_argument("--stop-gain", type=float, help="stop_gain for every ladder (default: each ladder's own)")
+    parser.add_argument("--start-noise", type=float, help="start_noise for every ladder (default: each ladder's own)")
     parser.add_argument("--would-stop", default="", help="comma-separated gains: print where --stop-gain G would "
                         "have ended each rung of a run without it")
     options = parser.parse_args()
@@ -86,6 +87,8 @@ def main() -> None:
                 settings = replace(settings_for(ladder), backbone="vgg16-hed")
                 if options.stop_gain is not None:
                     settings = replace(settings, stop_gain=options.stop_gain)
+                if options.start_noise is not None:
+                    settings = replace(settings, start_noise=options.start_noise)
                 reporter, clock = Costs(), time.perf_counter()
                 output = Path(folder) / "out.png"
                 render(RenderJob(content, (style,), output, settings, overwrite=True, save_rungs=False), reporter,
@@ -95,7 +98,7 @@ def main() -> None:
                 quality = Judge(backbone, images.read_image(content), images.read_image(style), used=used)(
                     images.read_image(output))
                 run = {"pair": pair, "ladder": ladder, "cost_mp_evaluations": cost_of([r[:2] for r in reporter.rungs]),
-                       "stop_gain": settings.stop_gain,
+                       "stop_gain": settings.stop_gain, "start_noise": settings.start_noise,
                        "rungs": [{"pixels": p, "evaluations": e, "stopped": s, "iterations": i, "losses": losses}
                                  for (p, e, s, i), losses in zip(reporter.rungs, reporter.losses)],
                        "seconds": time.perf_counter() - clock, **quality.__dict__}

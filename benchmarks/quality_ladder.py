@@ -12,7 +12,7 @@ readings, the loss and the evaluations at each are written as JSON.
 
 Pairs: the shared images (../shared/images), scikit-image's bundled photographs
 (``pip install scikit-image``; measurement only, not a dependency of hires) and the demo's
-drawn painting.
+drawn painting (``demostyle``, 640 px; ``demostyle2048`` drawn 2048 px wide).
 """
 
 from __future__ import annotations
@@ -50,9 +50,10 @@ def _picture(name: str) -> np.ndarray:
     shared = SHARED / {"starry": "starry_night.jpg"}.get(name, f"{name}.jpg")
     if shared.is_file():
         return read_image(shared)
-    if name == "demostyle":
+    if name.startswith("demostyle"):  # "demostyle2048": drawn 2048 px wide, its strokes in proportion
         from hires.demo_images import draw_demo_style
-        return draw_demo_style(640, 480)
+        width = int(name[len("demostyle"):] or 640)
+        return draw_demo_style(width, width * 3 // 4)
     if name == "democontent":
         from hires.demo_images import draw_demo_content
         return draw_demo_content(640, 480)
@@ -76,14 +77,16 @@ def plateau(readings: list[dict], share: float) -> int:
     return len(readings) - 1
 
 
-def climb(name: str, backbone, spec: LossSpec, share: float, ladder, log, every: int = 10) -> dict:
+def climb(name: str, backbone, spec: LossSpec, share: float, ladder, log, every: int = 10,
+          make_loss=None) -> dict:
     photo, painting = load_pair(name)
     judge = Judge(backbone, photo, painting, used=spec.layer_names)
     extractor = make_extractor(backbone, spec)
     rungs, previous = [], None
     for long_edge, iterations in ladder:
         rung = run_rung(extractor, spec, photo, painting_at(painting, long_edge), previous, long_edge, iterations,
-                        lambda picture: judge(picture).__dict__, every, lambda text: log(f"{name} {text}"))
+                        lambda picture: judge(picture).__dict__, every, lambda text: log(f"{name} {text}"),
+                        make_loss)
         chosen = plateau(rung["readings"], share)
         pictures = rung.pop("pictures")
         rungs.append({**rung, "plateau_index": chosen, "plateau_iteration": rung["readings"][chosen]["iteration"]})
@@ -101,13 +104,16 @@ def painting_at(painting: np.ndarray, long_edge: int) -> np.ndarray:
 
 
 def run_rung(extractor, spec: LossSpec, photo: np.ndarray, painting: np.ndarray, previous: np.ndarray | None,
-             long_edge: int, iterations: int, judge, every: int, log) -> dict:
+             long_edge: int, iterations: int, judge, every: int, log, make_loss=None) -> dict:
     """One rung from ``previous`` (or the photograph) towards ``painting`` as given, judged every
-    ``every`` iterations by ``judge(picture) -> {measure: value}``; the pictures are kept."""
+    ``every`` iterations by ``judge(picture) -> {measure: value}``; the pictures are kept.
+    ``make_loss(extractor, spec, targets, painting)`` builds another objective than the renderer's."""
     content = to_tensor(photo)
     height, width = rung_shape(*photo.shape[:2], long_edge, multiple=16)
     targets = compute_targets(extractor, spec, resize(content, height, width), [to_tensor(painting)])
-    objective = WholeImageObjective(make_loss_function(extractor, spec, targets), jit_compile=True)
+    loss = (make_loss(extractor, spec, targets, to_tensor(painting)) if make_loss
+            else make_loss_function(extractor, spec, targets))
+    objective = WholeImageObjective(loss, jit_compile=True)
     start = resize(content if previous is None else to_tensor(previous), height, width)
     readings, pictures, clock = [], [], time.perf_counter()
 

@@ -7,7 +7,9 @@ start and is judged every 10 iterations (``hires.quality.Judge``):
 - ``bicubic``: the 512 px picture enlarged (what a render does);
 - ``detail``: that, plus the photograph's own detail above the 512 px rung's band (the
   photograph at 1024 px minus the photograph shrunk to 512 px and enlarged again);
-- ``sharpen``: that picture sharpened by the same band of its own (an unsharp mask).
+- ``sharpen``: that picture sharpened by the same band of its own (an unsharp mask);
+- ``noiseS``: that picture plus Gaussian noise of standard deviation S (fixed seed), as a
+  texture synthesis starts from noise: something for the fine texture to grow from.
 
     python benchmarks/top_start.py --pair democontent-starry --starts detail,sharpen --iterations 40 --out s.json
 """
@@ -43,6 +45,9 @@ def start_picture(kind: str, below: np.ndarray, photo: np.ndarray) -> np.ndarray
     enlarged = resize(to_tensor(below), height, width)
     if kind == "bicubic":
         return enlarged[0].numpy()
+    if kind.startswith("noise"):
+        noise = np.random.default_rng(0).normal(0.0, float(kind[len("noise"):]), (height, width, 3))
+        return np.clip(enlarged[0].numpy() + noise, 0.0, 1.0).astype(np.float32)
     source = resize(to_tensor(photo), height, width) if kind == "detail" else enlarged
     band = source - resize(resize(source, *small), height, width)  # what the smaller size cannot hold
     return np.clip((enlarged + band)[0].numpy(), 0.0, 1.0)

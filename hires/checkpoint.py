@@ -108,7 +108,7 @@ def _picture_settings(values: dict[str, Any]) -> dict[str, Any]:
 
 # Settings added after checkpoints were first written, with the value that means "as before":
 # left out of the digest at that value, so that a render begun by an older hires resumes.
-_LATER_SETTINGS = {"precision": "float32", "stop_gain": EARLIER_DEFAULT_STOP_GAIN}
+_LATER_SETTINGS = {"precision": "float32", "stop_gain": EARLIER_DEFAULT_STOP_GAIN, "start_noise": 0.0}
 
 
 def _without_new_defaults(values: dict[str, Any]) -> dict[str, Any]:

@@ -21,7 +21,7 @@ import typer
 
 from core.choices import ADAM_PRESETS, POOLINGS, PRECISIONS
 from hires.colour import PRESERVE_COLORS
-from hires.config import BACKBONE_CHOICES, DEFAULT_STOP_GAIN
+from hires.config import BACKBONE_CHOICES, DEFAULT_START_NOISE, DEFAULT_STOP_GAIN
 from hires.errors import HiresError
 from hires.ladder import OPTIMIZERS, UPSAMPLE_METHODS
 from hires.stopping import silence_tensorflow
@@ -196,12 +196,13 @@ def render(
     correction_pairs: Annotated[Optional[int], typer.Option(help="L-BFGS history length. [default: 10]")] = None,
     tolerance: Annotated[Optional[float], typer.Option(help="Stop an L-BFGS rung when an iteration improves the loss by less than this fraction (Adam rungs run every iteration). [default: 0, run every iteration]")] = None,
     stop_gain: Annotated[Optional[float], typer.Option(help=f"Stop an L-BFGS rung when 10 iterations improve the loss by less than this fraction (deterministic; a resume stops where the render would have). 0 runs every iteration. [default: {DEFAULT_STOP_GAIN}]")] = None,
+    start_noise: Annotated[Optional[float], typer.Option(help=f"Standard deviation of the seeded noise added to each later rung's start, the rung below enlarged, for its fine texture to grow from: a head start for rungs of about 20 iterations, a grainier picture after many. 0 adds none. [default: {DEFAULT_START_NOISE:g}]")] = None,
     content_layer: Annotated[Optional[str], typer.Option(help="Layer of the content term. [default: block4_conv2]")] = None,
     style_layers: Annotated[Optional[str], typer.Option(help="Layers of the style term with weights, e.g. block1_conv1:1,block3_conv1:0.5 (weight 1 when omitted). [default: block1_conv1 ... block5_conv1, equal]")] = None,
     pooling: Annotated[Optional[Pooling], typer.Option(help="avg (the paper's) or max. [default: avg]")] = None,
     upsample: Annotated[Optional[Upsample], typer.Option(help="How a rung's result is enlarged for the next. [default: bicubic]")] = None,
     precision: Annotated[Optional[Precision], typer.Option(help="The network's arithmetic: float32, or bfloat16 (mixed precision, for GPUs with bfloat16 tensor cores; Gram matrices, losses and L-BFGS stay float32). [default: float32]")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Seed of the noise initial image. [default: 0]")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Seed of the noise initial image and of --start-noise. [default: 0]")] = None,
     print_size: Annotated[Optional[str], typer.Option("--print", help="Print size, e.g. 24x36in, 50x70cm, 210x297mm: the photograph is fitted inside (the box turned to its orientation) at --dpi.")] = None,
     dpi: Annotated[Optional[float], typer.Option(help="Dots per inch for --print, written into the file. [default: 300 with --print]")] = None,
     bit_depth: Annotated[Optional[int], typer.Option(help="8 or 16 bits per sample (16: .png, .tif). [default: 8]")] = None,
@@ -232,8 +233,8 @@ def render(
         content_weight=content_weight, style_weight=style_weight, tv_weight=tv_weight,
         style_scale=style_scale, style_blend=style_blend, init=init, optimizer=optimizer,
         adam_preset=adam_preset, correction_pairs=correction_pairs, tolerance=tolerance, stop_gain=stop_gain,
-        content_layer=content_layer, style_layers=style_layers, pooling=pooling, precision=precision,
-        upsample=upsample, seed=seed, print_size=print_size, dpi=dpi, bit_depth=bit_depth,
+        start_noise=start_noise, content_layer=content_layer, style_layers=style_layers, pooling=pooling,
+        precision=precision, upsample=upsample, seed=seed, print_size=print_size, dpi=dpi, bit_depth=bit_depth,
         jpeg_quality=jpeg_quality, preserve_colors=preserve_colors, max_input_megapixels=max_input_megapixels)
     from hires.devices import MachineOptions
     from hires.job import RenderJob

@@ -50,6 +50,10 @@ PAPER_STYLE_LAYERS = tuple((f"block{i}_conv1", 1.0) for i in range(1, 6))
 DEFAULT_STOP_GAIN = 0.005
 # The default until 2026-12-06 (every iteration run): a render begun under it resumes under it.
 EARLIER_DEFAULT_STOP_GAIN = 0.0
+# The standard deviation of the noise added to each later rung's start (0: none). Noise of 0.1
+# gives a rung's first 20 iterations the worth of 30, but after the default ladder's 80 it left
+# a grain that cost a held-out pair 14 % of its layout and content (docs/performance.md).
+DEFAULT_START_NOISE = 0.0
 
 
 @dataclass(frozen=True)
@@ -66,10 +70,13 @@ class RenderSettings:
         content_layer: the layer of the content term.
         style_layers: (layer, weight) pairs of the style term.
         init: "content", "noise" or the path of an image to start from.
-        seed: seeds the noise initial image.
+        seed: seeds the noise initial image and ``start_noise``.
         tolerance: stop a rung early when an iteration improves the loss by less than this fraction (0: never).
         stop_gain: stop an L-BFGS rung when 10 iterations improve the loss by less than this
             fraction (0: never); see ``core.optimize.minimize_lbfgs`` and ``DEFAULT_STOP_GAIN``.
+        start_noise: the standard deviation of Gaussian noise (seeded by ``seed`` and the rung)
+            added to each later rung's start, the rung below enlarged (0: none); see
+            ``hires.inputs.rung_start``.
         adam_preset: Adam's settings when the optimizer is adam.
         chunk_iterations: iterations between progress reports.
         style_blend: one weight per style image (None: equal).
@@ -96,6 +103,7 @@ class RenderSettings:
     seed: int = 0
     tolerance: float = 0.0
     stop_gain: float = DEFAULT_STOP_GAIN
+    start_noise: float = DEFAULT_START_NOISE
     adam_preset: str = "seed-report"
     chunk_iterations: int = 10
     style_blend: tuple[float, ...] | None = None
@@ -112,8 +120,8 @@ class RenderSettings:
 # The type each TOML field must have; floats accept integers.
 _SETTINGS_TYPES: dict[str, type] = {
     "backbone": str, "weights": str, "pooling": str, "precision": str, "content_layer": str, "init": str,
-    "seed": int, "tolerance": float, "stop_gain": float, "adam_preset": str, "chunk_iterations": int,
-    "size": int, "iterations": int, "print_size": str, "dpi": float, "bit_depth": int,
+    "seed": int, "tolerance": float, "stop_gain": float, "start_noise": float, "adam_preset": str,
+    "chunk_iterations": int, "size": int, "iterations": int, "print_size": str, "dpi": float, "bit_depth": int,
     "jpeg_quality": int, "preserve_colors": str, "max_input_megapixels": float,
 }
 _LADDER_TYPES: dict[str, type] = {
@@ -325,6 +333,8 @@ def check_settings(settings: RenderSettings, source: str = "the settings") -> No
         raise HiresError(f"{source}: tolerance must be at least 0 and below 1, not {settings.tolerance}")
     if not 0 <= settings.stop_gain < 1:  # NaN fails too
         raise HiresError(f"{source}: stop_gain must be at least 0 and below 1, not {settings.stop_gain}")
+    if not 0 <= settings.start_noise <= 1:  # NaN fails too; pixels are in [0, 1]
+        raise HiresError(f"{source}: start_noise must be between 0 and 1, not {settings.start_noise}")
     if settings.chunk_iterations < 1:
         raise HiresError(f"{source}: chunk_iterations must be 1 or more, not {settings.chunk_iterations}")
     if settings.seed < 0:

@@ -94,6 +94,21 @@ def initial_image(settings: RenderSettings, content: tf.Tensor, init: tf.Tensor 
     return resize(init if init is not None else content, height, width)
 
 
+def rung_start(settings: RenderSettings, previous: tf.Tensor, index: int, height: int, width: int) -> tf.Tensor:
+    """A later rung's starting point: the rung below enlarged, plus ``start_noise``.
+
+    The enlargement is soft, and the rung's first iterations are spent growing the fine texture
+    the painting has at this size out of smooth patches; noise gives it something to grow from,
+    as a texture synthesis starts from noise (docs/performance.md, "Noise in a rung's start").
+    Stateless and seeded by the seed and the rung, so a render and its resume start alike.
+    """
+    start = resize(previous, height, width, settings.ladder.upsample)
+    if settings.start_noise == 0:
+        return start
+    noise = tf.random.stateless_normal(tf.shape(start), seed=[settings.seed, index], stddev=settings.start_noise)
+    return tf.clip_by_value(start + noise, 0.0, 1.0)
+
+
 def presenter(inputs: Inputs) -> Callable[[np.ndarray], np.ndarray]:
     """The function that turns an optimised image ``(H, W, 3)`` into the picture to save."""
     if inputs.preserve_colors != "luminance":

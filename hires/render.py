@@ -21,7 +21,7 @@ from hires.contact_sheet import SheetRung, make_contact_sheet
 from hires.devices import is_chief, make_strategy
 from hires.errors import HiresError
 from hires.files import remove_empty
-from hires.inputs import initial_image, presenter, resize, to_tensor
+from hires.inputs import initial_image, presenter, rung_start, to_tensor
 from hires.job import RenderJob, RenderResult, Reporter, RungPlan, RungResult, SilentReporter
 from hires.outputs import clear_rung_pictures, contact_sheet_path, rung_path, save_rung_picture, write_output
 from hires.plan import RenderPlan, make_plan
@@ -120,7 +120,7 @@ def _climb(plan: RenderPlan, rung: RungPlan, previous: tf.Tensor | None, reporte
     if rung.index == 0:
         start = initial_image(settings, plan.inputs.transfer_content, previous, rung.height, rung.width)
     else:
-        start = resize(previous, rung.height, rung.width, settings.ladder.upsample)
+        start = rung_start(settings, previous, rung.index, rung.height, rung.width)
     saved = checkpointer.checkpoint.optimizer
     state = state_from_arrays(saved) if saved is not None else None
 

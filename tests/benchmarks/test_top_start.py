@@ -14,3 +14,13 @@ def test_starts_are_the_top_rungs_size_and_differ_only_by_the_band_the_rung_belo
     np.testing.assert_allclose(sharpen, bicubic, atol=1e-6)
     assert np.abs(detail - bicubic).mean() > 0.01  # the photograph's noise is above 512 px's band
     assert detail.min() >= 0.0 and detail.max() <= 1.0
+
+
+def test_a_noise_start_is_the_enlargement_plus_seeded_noise_of_that_size():
+    top_start = load("top_start")
+    photo = np.zeros((300, 400, 3), np.float32)
+    below = np.full((384, 512, 3), 0.5, np.float32)
+    first, again = (top_start.start_picture("noise0.1", below, photo) for _ in range(2))
+    np.testing.assert_array_equal(first, again)
+    assert 0.09 < np.std(first - 0.5) < 0.11  # nothing near 0 or 1 was clipped
+    assert first.min() >= 0.0 and first.max() <= 1.0

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from PIL import Image
 
 import hires.render as render_module
@@ -20,7 +21,7 @@ from hires import images
 from hires.config import default_settings, load_config
 from hires.errors import HiresError
 from hires.ladder import Ladder, Rung
-from hires.inputs import resize, to_tensor
+from hires.inputs import resize, rung_start, to_tensor
 from hires.job import RenderJob
 from hires.outputs import contact_sheet_path, rungs_folder
 from hires.plan import WEIGHTS_ENV, choose_backbone, plan_ladder
@@ -207,6 +208,20 @@ def test_the_second_rung_starts_from_the_first_rungs_result_upsampled(two_rungs)
     # The stylised start is already much better than starting over from the content image.
     assert two_rungs.start_losses[1] < 0.8 * two_rungs.content_losses[1], (
         two_rungs.start_losses, two_rungs.content_losses)
+
+
+def test_start_noise_is_seeded_by_the_seed_and_the_rung_and_kept_in_range():
+    below = tf.constant(smooth_image(16, 16, 0))
+    plain = replace(default_settings(), start_noise=0.0)
+    noisy = replace(plain, start_noise=0.1)
+    enlarged = resize(below, 32, 32, "bicubic").numpy()
+    np.testing.assert_array_equal(rung_start(plain, below, 1, 32, 32).numpy(), enlarged)
+    first = rung_start(noisy, below, 1, 32, 32).numpy()
+    np.testing.assert_array_equal(first, rung_start(noisy, below, 1, 32, 32).numpy())  # a resume starts alike
+    assert first.min() >= 0.0 and first.max() <= 1.0
+    assert 0.05 < np.std(first - enlarged) < 0.1  # about 0.1 where nothing was clipped
+    assert not np.array_equal(first, rung_start(noisy, below, 2, 32, 32).numpy())
+    assert not np.array_equal(first, rung_start(replace(noisy, seed=1), below, 1, 32, 32).numpy())
 
 
 # ---------------------------------------------------------------------------------------------

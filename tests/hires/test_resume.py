@@ -326,8 +326,9 @@ def test_overwrite_redoes_a_render_whose_settings_changed(pair, tmp_path):
 
 
 def test_a_float32_render_keeps_the_digest_it_had_before_precision_existed(tmp_path):
-    """A render begun before --precision existed resumes after an upgrade: at its default the
-    new setting is left out of the digest; bfloat16 is a different render."""
+    """A render begun before --precision (or --start-noise) existed resumes after an upgrade: at
+    the value that means "as before" a new setting is left out of the digest; bfloat16 (or noise)
+    is a different render."""
     import hashlib
     import json
     from dataclasses import asdict, replace
@@ -338,7 +339,8 @@ def test_a_float32_render_keeps_the_digest_it_had_before_precision_existed(tmp_p
     photo = tmp_path / "photo.png"
     photo.write_bytes(b"not really a picture")
     settings = replace(default_settings(), stop_gain=0.0)  # nor was there a stop on progress then
-    older = {key: value for key, value in asdict(settings).items() if key not in ("precision", "stop_gain")}
+    later = ("precision", "stop_gain", "start_noise")
+    older = {key: value for key, value in asdict(settings).items() if key not in later}
     hasher = hashlib.sha256()
     hasher.update(photo.name.encode())
     hasher.update(photo.read_bytes())
@@ -346,7 +348,8 @@ def test_a_float32_render_keeps_the_digest_it_had_before_precision_existed(tmp_p
     hasher.update(b"tiny source")
     hasher.update(str(FORMAT_VERSION).encode())
     assert digests_of(hash_inputs([photo]), settings, "tiny source")[1] == hasher.hexdigest()
-    assert digests_of(hash_inputs([photo]), replace(settings, precision="bfloat16"), "tiny source")[1] != hasher.hexdigest()
+    for other in ({"precision": "bfloat16"}, {"start_noise": 0.1}):
+        assert digests_of(hash_inputs([photo]), replace(settings, **other), "tiny source")[1] != hasher.hexdigest()
 
 
 @pytest.mark.parametrize("change", [{"jpeg_quality": 80}, {"bit_depth": 16}, {"dpi": 300.0},
@@ -528,3 +531,32 @@ def test_a_render_begun_without_the_stop_on_progress_resumes_without_it(pair, un
     render(replace(before, settings=_settings(stop_gain=DEFAULT_STOP_GAIN)), recording)
     assert any("earlier default of no stop on progress" in m for m in recording.messages), recording.messages
     np.testing.assert_allclose(images.read_image(before.output), uninterrupted, atol=2 / 255)
+
+
+def test_a_render_with_start_noise_resumes_to_the_same_picture(pair, uninterrupted, tmp_path):
+    """The noise is drawn again when a rung starts over (from the checkpoint of the rung below's
+    end) and not at all mid-rung: either way the resumed picture is the uninterrupted one."""
+    content, style = pair
+    whole = RenderJob(content, (style,), tmp_path / "whole.png", _settings(start_noise=0.2))
+    render(whole)
+    noisy = images.read_image(whole.output)
+    assert np.abs(noisy - uninterrupted).max() > 2 / 255  # the noise changed the render
+    for name, stop in (("start", _StopAtStart(1)), ("mid", _StopAt(1, 1)), ("late", _StopAt(1, 3))):
+        job = replace(whole, output=tmp_path / f"out-{name}.png")
+        with pytest.raises(KeyboardInterrupt):
+            render(job, stop, checkpoint_seconds=3600)
+        saved = checkpoints.read_checkpoint(checkpoints.state_folder(job.output))
+        assert saved.rung == 1 and (saved.optimizer is None) == (name == "start")
+        render(job)
+        np.testing.assert_allclose(images.read_image(job.output), noisy, atol=2 / 255)
+
+
+class _StopAtStart(SilentReporter):
+    """Interrupts the render as a rung starts: its resume starts the rung over."""
+
+    def __init__(self, rung: int) -> None:
+        self.rung = rung
+
+    def rung_started(self, plan) -> None:
+        if plan.index == self.rung:
+            raise KeyboardInterrupt
