@@ -63,8 +63,8 @@ def loss_with_moments(weight: float):
             style = losses.style_loss(grams, targets.grams, style_weights)
             extra = tf.add_n([w * moment_distance(moments(features[name]), target_moments[name])
                               for name, w in style_weights.items()]) / total_weight
-            return assemble_terms(spec, content, style + weight * extra, tf.constant(0.0),
-                                  losses.range_penalty(image))
+            tv = losses.total_variation_loss(image) if spec.tv_weight > 0 else tf.constant(0.0)
+            return assemble_terms(spec, content, style + weight * extra, tv, losses.range_penalty(image))
 
         return loss_function
 

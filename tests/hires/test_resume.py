@@ -51,6 +51,17 @@ class _StopAt(SilentReporter):
                 raise KeyboardInterrupt
 
 
+class _StopAtStart(SilentReporter):
+    """Interrupts the render as a rung starts: its resume starts the rung over."""
+
+    def __init__(self, rung: int) -> None:
+        self.rung = rung
+
+    def rung_started(self, plan) -> None:
+        if plan.index == self.rung:
+            raise KeyboardInterrupt
+
+
 @pytest.fixture(scope="module")
 def uninterrupted(pair, tmp_path_factory):
     content, style = pair
@@ -549,14 +560,3 @@ def test_a_render_with_start_noise_resumes_to_the_same_picture(pair, uninterrupt
         assert saved.rung == 1 and (saved.optimizer is None) == (name == "start")
         render(job)
         np.testing.assert_allclose(images.read_image(job.output), noisy, atol=2 / 255)
-
-
-class _StopAtStart(SilentReporter):
-    """Interrupts the render as a rung starts: its resume starts the rung over."""
-
-    def __init__(self, rung: int) -> None:
-        self.rung = rung
-
-    def rung_started(self, plan) -> None:
-        if plan.index == self.rung:
-            raise KeyboardInterrupt
