@@ -59,7 +59,8 @@ def _picture(name: str) -> np.ndarray:
         return draw_demo_content(640, 480)
     import skimage.data  # measurement only
 
-    return np.asarray(getattr(skimage.data, name)(), np.float32)[..., :3] / 255.0
+    picture = np.asarray(getattr(skimage.data, name)(), np.float32) / 255.0
+    return np.repeat(picture[..., None], 3, axis=-1) if picture.ndim == 2 else picture[..., :3]  # gravel is grey
 
 
 def plateau(readings: list[dict], share: float) -> int:

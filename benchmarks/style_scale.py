@@ -19,6 +19,7 @@ Each picture is judged by ``hires.quality.Judge`` against the scan (``style``, `
 ``content``) and, for reference, against the enlarged copy (``style_copy``: today's measure).
 
     python benchmarks/style_scale.py --pairs tubingen-shipwreck,rocket-starry --out s.json --pictures /tmp/s
+    python benchmarks/style_scale.py --report s.json   # each policy's worst ratio to the best
 """
 
 from __future__ import annotations
@@ -81,6 +82,39 @@ def compare(name: str, backbone, spec: LossSpec, options, log) -> dict:
     return result
 
 
+MEASURES = ("style", "layout", "content")
+
+
+def worst_ratios(finished: dict[str, dict]) -> dict[str, float]:
+    """Each policy's worst ratio, over the three measures, to the best policy on that measure;
+    ``finished``: policy -> its last reading at one rung. 1 is best on every measure. ``scan`` is
+    left out: a render does not have it."""
+    last = {name: finished[name] for name in POLICIES if name in finished and name != "scan"}
+    best = {measure: min(reading[measure] for reading in last.values()) for measure in MEASURES}
+    return {name: max(reading[m] / best[m] for m in MEASURES) for name, reading in last.items()}
+
+
+def finished_rungs(documents: list[dict]) -> dict[tuple[str, int, int], dict[str, dict]]:
+    """(pair, copy px, rung px) -> policy -> last reading, gathered over runs (a file of this
+    script's output, or of several under "runs"); the first run to give a policy keeps it."""
+    table: dict[tuple[str, int, int], dict[str, dict]] = {}
+    for document in documents:
+        for run in document.get("runs", [document]):
+            for pair in run["pairs"]:
+                for policy, rungs in pair["policies"].items():
+                    for rung in rungs:
+                        key = (pair["pair"], pair["copy_px"], rung["long_edge_px"])
+                        table.setdefault(key, {}).setdefault(policy, rung["readings"][-1])
+    return table
+
+
+def report(paths: list[Path]) -> None:
+    """Prints, for each pair and rung, each policy's worst ratio to the best, from runs' JSON."""
+    for (pair, copy_px, long_edge), finished in finished_rungs([json.loads(p.read_text()) for p in paths]).items():
+        cells = ", ".join(f"{name} {ratio:.2f}" for name, ratio in worst_ratios(finished).items())
+        print(f"{pair}, copy {copy_px} px, {long_edge} px ({long_edge / copy_px:g}x): {cells}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", default="tubingen-shipwreck,rocket-starry")
@@ -89,8 +123,13 @@ def main() -> None:
     parser.add_argument("--policies", default=",".join(POLICIES))
     parser.add_argument("--every", type=int, default=40, help="iterations between readings (default 40)")
     parser.add_argument("--pictures", type=Path, help="folder for each policy's final picture (PNG)")
-    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--out", type=Path)
+    parser.add_argument("--report", type=Path, nargs="+", help="print worst ratios from these runs' JSON; run nothing")
     options = parser.parse_args()
+    if options.report:
+        return report(options.report)
+    if options.out is None:
+        parser.error("--out is required to run")
     options.ladder = [tuple(int(v) for v in part.split(":")) for part in options.ladder.split(",")]
     options.policies = options.policies.split(",")
     backbone, spec = load_backbone("vgg16-hed"), LossSpec()

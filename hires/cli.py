@@ -21,7 +21,7 @@ import typer
 
 from core.choices import ADAM_PRESETS, POOLINGS, PRECISIONS
 from hires.colour import PRESERVE_COLORS
-from hires.config import BACKBONE_CHOICES, DEFAULT_START_NOISE, DEFAULT_STOP_GAIN
+from hires.config import BACKBONE_CHOICES, DEFAULT_START_NOISE, DEFAULT_STOP_GAIN, DEFAULT_STYLE_ENLARGE
 from hires.errors import HiresError
 from hires.ladder import OPTIMIZERS, UPSAMPLE_METHODS
 from hires.stopping import silence_tensorflow
@@ -189,6 +189,7 @@ def render(
     style_weight: Annotated[Optional[float], typer.Option(help="Weight of the style term. [default: 10]")] = None,
     tv_weight: Annotated[Optional[float], typer.Option(help="Weight of total variation (smoothness). [default: 0]")] = None,
     style_scale: Annotated[Optional[float], typer.Option(help="Style image's long edge relative to each rung's. [default: 1]")] = None,
+    style_enlarge: Annotated[Optional[float], typer.Option(help=f"How far a painting smaller than --style-scale asks is enlarged: its size times (asked / its size) to this power; 1 keeps its strokes in proportion to the picture but soft, 0 keeps it sharp at its own size. [default: {DEFAULT_STYLE_ENLARGE:g}]")] = None,
     style_blend: Annotated[Optional[str], typer.Option(help="Weights of several styles, e.g. 0.7,0.3. [default: equal]")] = None,
     init: Annotated[Optional[str], typer.Option(help="First rung's start: content, noise, or an image path. [default: content]")] = None,
     optimizer: Annotated[Optional[Optimizer], typer.Option(help="lbfgs (the paper's) or adam. [default: lbfgs]")] = None,
@@ -231,11 +232,12 @@ def render(
     settings = build_settings(
         config, size, iterations, backbone=backbone, weights=str(weights) if weights else None,
         content_weight=content_weight, style_weight=style_weight, tv_weight=tv_weight,
-        style_scale=style_scale, style_blend=style_blend, init=init, optimizer=optimizer,
-        adam_preset=adam_preset, correction_pairs=correction_pairs, tolerance=tolerance, stop_gain=stop_gain,
-        start_noise=start_noise, content_layer=content_layer, style_layers=style_layers, pooling=pooling,
-        precision=precision, upsample=upsample, seed=seed, print_size=print_size, dpi=dpi, bit_depth=bit_depth,
-        jpeg_quality=jpeg_quality, preserve_colors=preserve_colors, max_input_megapixels=max_input_megapixels)
+        style_scale=style_scale, style_enlarge=style_enlarge, style_blend=style_blend, init=init,
+        optimizer=optimizer, adam_preset=adam_preset, correction_pairs=correction_pairs, tolerance=tolerance,
+        stop_gain=stop_gain, start_noise=start_noise, content_layer=content_layer, style_layers=style_layers,
+        pooling=pooling, precision=precision, upsample=upsample, seed=seed, print_size=print_size, dpi=dpi,
+        bit_depth=bit_depth, jpeg_quality=jpeg_quality, preserve_colors=preserve_colors,
+        max_input_megapixels=max_input_megapixels)
     from hires.devices import MachineOptions
     from hires.job import RenderJob
 

@@ -54,6 +54,13 @@ EARLIER_DEFAULT_STOP_GAIN = 0.0
 # gives a rung's first 20 iterations the worth of 30, but after the default ladder's 80 it left
 # a grain that cost a held-out pair 14 % of its layout and content (docs/performance.md).
 DEFAULT_START_NOISE = 0.0
+# How far a painting smaller than a rung asks is enlarged: its long edge becomes its own times
+# (asked / own) ** style_enlarge. Judged against larger scans of six paintings at 2x and 4x,
+# halfway (0.5) was at worst 2.5x further from the scan than the best of full enlargement (1, the
+# default until 2026-12-06: up to 10x off, soft), the painting's own size (0: up to 2.6x off) and
+# itself (docs/performance.md, "A painting smaller than the picture").
+DEFAULT_STYLE_ENLARGE = 0.5
+EARLIER_DEFAULT_STYLE_ENLARGE = 1.0
 
 
 @dataclass(frozen=True)
@@ -77,6 +84,8 @@ class RenderSettings:
         start_noise: the standard deviation of Gaussian noise (seeded by ``seed`` and the rung)
             added to each later rung's start, the rung below enlarged (0: none); see
             ``hires.inputs.rung_start``.
+        style_enlarge: how far a painting smaller than a rung's ``style_scale`` asks is enlarged,
+            from 0 (kept at its own size) to 1 (to the size asked); see ``hires.plan.style_shape``.
         adam_preset: Adam's settings when the optimizer is adam.
         chunk_iterations: iterations between progress reports.
         style_blend: one weight per style image (None: equal).
@@ -104,6 +113,7 @@ class RenderSettings:
     tolerance: float = 0.0
     stop_gain: float = DEFAULT_STOP_GAIN
     start_noise: float = DEFAULT_START_NOISE
+    style_enlarge: float = DEFAULT_STYLE_ENLARGE
     adam_preset: str = "seed-report"
     chunk_iterations: int = 10
     style_blend: tuple[float, ...] | None = None
@@ -120,7 +130,8 @@ class RenderSettings:
 # The type each TOML field must have; floats accept integers.
 _SETTINGS_TYPES: dict[str, type] = {
     "backbone": str, "weights": str, "pooling": str, "precision": str, "content_layer": str, "init": str,
-    "seed": int, "tolerance": float, "stop_gain": float, "start_noise": float, "adam_preset": str,
+    "seed": int, "tolerance": float, "stop_gain": float, "start_noise": float, "style_enlarge": float,
+    "adam_preset": str,
     "chunk_iterations": int, "size": int, "iterations": int, "print_size": str, "dpi": float, "bit_depth": int,
     "jpeg_quality": int, "preserve_colors": str, "max_input_megapixels": float,
 }
@@ -335,6 +346,9 @@ def check_settings(settings: RenderSettings, source: str = "the settings") -> No
         raise HiresError(f"{source}: stop_gain must be at least 0 and below 1, not {settings.stop_gain}")
     if not 0 <= settings.start_noise <= 1:  # NaN fails too; pixels are in [0, 1]
         raise HiresError(f"{source}: start_noise must be between 0 and 1, not {settings.start_noise}")
+    if not 0 <= settings.style_enlarge <= 1:  # NaN fails too
+        raise HiresError(f"{source}: style_enlarge must be between 0 (never enlarge a painting) and 1 "
+                         f"(enlarge it to the size style_scale asks), not {settings.style_enlarge}")
     if settings.chunk_iterations < 1:
         raise HiresError(f"{source}: chunk_iterations must be 1 or more, not {settings.chunk_iterations}")
     if settings.seed < 0:

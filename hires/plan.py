@@ -22,7 +22,8 @@ from core.errors import CoreError
 from core.objective import LossSpec
 from hires import speed
 from hires.checkpoint import digests_of, hash_inputs, read_digest, state_folder
-from hires.config import DEFAULT_STOP_GAIN, EARLIER_DEFAULT_STOP_GAIN, RenderSettings, final_ladder
+from hires.config import (DEFAULT_STOP_GAIN, DEFAULT_STYLE_ENLARGE, EARLIER_DEFAULT_STOP_GAIN,
+                          EARLIER_DEFAULT_STYLE_ENLARGE, RenderSettings, final_ladder)
 from hires.devices import DeviceSet, find_devices
 from hires.errors import HiresError
 from hires.inputs import Inputs, read_inputs
@@ -37,7 +38,7 @@ WEIGHTS_ENV = "HIRES_VGG19_WEIGHTS"
 # Below this many pixels a rung's evaluation is never compiled with XLA: the memory plan assumes
 # XLA above it (``--xla``), and ``choose_compilation`` then keeps it only where it pays.
 XLA_MIN_PIXELS = 256 * 192
-# A painting enlarged this many times or more for a rung gets a line in the plan (enlargement_notes).
+# A painting a rung asks this many times its size or more gets a line in the plan (enlargement_notes).
 ENLARGEMENT_NOTE = 4.0
 
 
@@ -85,7 +86,7 @@ class RenderPlan:
         resume: where the render starts (None when planned without looking: a batch's check).
         seconds: each rung's estimated seconds, and ``rate_source`` where the figure comes from.
         own_output: the output exists and is this unfinished render's own (``check_outputs``).
-        enlarged: a line for each painting a rung enlarges many times (``enlargement_notes``).
+        enlarged: a line for each painting a rung asks many times its size (``enlargement_notes``).
     """
 
     job: RenderJob
@@ -145,7 +146,7 @@ def make_plan(job: RenderJob, *, restart: bool = False, chief: bool = True, look
     rungs = plan_ladder(settings, backbone, shape, style_shapes, devices=devices,
                         tile_px=job.machine.tile_px, xla=job.machine.xla)
     rungs = choose_compilation(rungs, settings, backbone, devices, xla=job.machine.xla)
-    enlarged = tuple(enlargement_notes(job.styles, style_shapes, rungs))
+    enlarged = tuple(enlargement_notes(job.styles, style_shapes, rungs, settings.style_enlarge))
     for note in enlarged:
         say(note)
     check_output_format(job, target, rungs[-1])
@@ -180,15 +181,19 @@ def begun_under_earlier_defaults(job: RenderJob, settings: RenderSettings, shape
 def _earlier_settings(job: RenderJob, settings: RenderSettings,
                       shape: tuple[int, int]) -> Iterator[tuple[str, RenderSettings]]:
     """Each earlier version of ``settings`` the job's command gave, newest first, with words naming
-    it: its ladder's and the stop on progress's, alone and together."""
+    it: its ladder's, the stop on progress's and the painting's enlargement's, alone and together."""
     gains = [("", settings.stop_gain)]
     if settings.stop_gain == DEFAULT_STOP_GAIN != EARLIER_DEFAULT_STOP_GAIN:
         gains.append(("hires' earlier default of no stop on progress", EARLIER_DEFAULT_STOP_GAIN))
+    enlarges = [("", settings.style_enlarge)]
+    if settings.style_enlarge == DEFAULT_STYLE_ENLARGE != EARLIER_DEFAULT_STYLE_ENLARGE:
+        enlarges.append(("hires' earlier default of paintings enlarged fully", EARLIER_DEFAULT_STYLE_ENLARGE))
     ladders = [("", settings.ladder), *_earlier_ladders(job, shape)]
-    for (ladder_words, ladder), (gain_words, gain) in itertools.product(ladders, gains):
-        if ladder_words or gain_words:
-            words = " and ".join(filter(None, (ladder_words, gain_words)))
-            yield words, replace(settings, ladder=ladder, stop_gain=gain)
+    for (ladder_words, ladder), (gain_words, gain), (enlarge_words, enlarge) in itertools.product(
+            ladders, gains, enlarges):
+        words = " and ".join(filter(None, (ladder_words, gain_words, enlarge_words)))
+        if words:
+            yield words, replace(settings, ladder=ladder, stop_gain=gain, style_enlarge=enlarge)
 
 
 def _earlier_ladders(job: RenderJob, shape: tuple[int, int]) -> Iterator[tuple[str, Ladder]]:
@@ -284,7 +289,7 @@ def plan_ladder(
     for index in range(len(ladder.rungs)):
         rung = ladder.resolve(index)
         height, width = rung_shape(*content_shape, rung.long_edge_px, multiple=stride)
-        styles = tuple(_style_shape(shape, rung) for shape in style_shapes)
+        styles = tuple(style_shape(shape, rung, settings.style_enlarge) for shape in style_shapes)
         if plans and max(height, width) <= max(plans[-1].height, plans[-1].width):
             raise HiresError(
                 f"rungs {index} and {index + 1} ({ladder.rungs[index - 1].long_edge_px} and "
@@ -305,28 +310,41 @@ def plan_ladder(
 
 
 def enlargement_notes(paths: Sequence[Any], shapes: Sequence[tuple[int, int]],
-                      rungs: Sequence[RungPlan]) -> list[str]:
-    """One line for each painting a rung shows enlarged ``ENLARGEMENT_NOTE`` times or more.
+                      rungs: Sequence[RungPlan], style_enlarge: float) -> list[str]:
+    """One line for each painting a rung asks ``ENLARGEMENT_NOTE`` times its size or more.
 
-    Enlarging is right (measured in docs/performance.md: the painting kept at its own size, small
-    strokes on a large picture, is worse on every measure), but the painting's finest detail is
-    then coarser than the picture's pixels, which only a larger scan of it can mend.
+    Such a painting's strokes, kept in proportion to the picture, are enlarged soft, and kept sharp
+    they are small against it: ``style_enlarge`` chooses between the two (docs/performance.md,
+    "A painting smaller than the picture"), and only a larger scan of it gives both.
     """
     notes = []
     for index, (path, (height, width)) in enumerate(zip(paths, shapes)):
-        top = max(rungs, key=lambda plan: plan.style_shapes[index][0])
-        factor = top.style_shapes[index][0] / height
-        if factor >= ENLARGEMENT_NOTE:
-            notes.append(f"{path.name} ({width}x{height} px) is enlarged {factor:.1f}x for rung {top.index + 1}, "
-                         "so that its strokes keep their size in the picture; a larger scan of it gives "
-                         "the upper rungs finer brushwork")
+        top = max(rungs, key=lambda plan: _asked_long_edge(plan.rung))
+        asked = _asked_long_edge(top.rung) / max(height, width)
+        if asked >= ENLARGEMENT_NOTE:
+            shown = top.style_shapes[index][0] / height
+            notes.append(f"{path.name} ({width}x{height} px) is shown {shown:.1f}x its size at rung {top.index + 1}, "
+                         f"which asks {asked:.1f}x for its strokes to keep their size in the picture "
+                         f"(--style-enlarge {style_enlarge:g}: 1 enlarges it that far, soft; 0 keeps it sharp "
+                         "at its own size); a larger scan of it gives the upper rungs finer brushwork")
     return notes
 
 
-def _style_shape(shape: tuple[int, int], rung: Rung) -> tuple[int, int]:
-    long_edge = max(16, round(rung.style_scale * rung.long_edge_px))
-    scale = long_edge / max(shape)
+def style_shape(shape: tuple[int, int], rung: Rung, style_enlarge: float) -> tuple[int, int]:
+    """The (height, width) a painting of ``shape`` is shown at ``rung``.
+
+    ``style_scale`` times the rung's long edge, except that a painting smaller than that is
+    enlarged only to its own size times (asked / own) ** ``style_enlarge``: a blurred enlargement
+    matches neither the painting's sharpness nor, at a print's size, its strokes.
+    """
+    own, asked = max(shape), _asked_long_edge(rung)
+    long_edge = asked if asked <= own else max(own, round(own * (asked / own) ** style_enlarge))
+    scale = long_edge / own
     return max(16, round(shape[0] * scale)), max(16, round(shape[1] * scale))
+
+
+def _asked_long_edge(rung: Rung) -> int:
+    return max(16, round(rung.style_scale * rung.long_edge_px))
 
 
 def choose_compilation(rungs: Sequence[RungPlan], settings: RenderSettings, backbone: Backbone, devices: DeviceSet,

@@ -69,7 +69,10 @@ class Judge:
         backbone: the network (the judge reads layers of it the objective does not).
         photo, painting: ``(H, W, 3)`` arrays in [0, 1], as read.
         used: the layers the objective uses (content and style).
-        style_scale: the painting's long edge relative to the picture's, as at a rung.
+        style_scale: the painting's long edge relative to the picture's, as a rung asks for it: a
+            painting smaller than that is enlarged fully here, whatever ``style_enlarge`` showed
+            the render (which size is right can only be judged against a larger scan:
+            benchmarks/style_scale.py).
     """
 
     def __init__(self, backbone: Backbone, photo: np.ndarray, painting: np.ndarray, *, used: Sequence[str],

@@ -25,3 +25,25 @@ def test_only_the_scan_policy_shows_the_scans_detail():
     copy = np.full((24, 32, 3), 0.5, np.float32)  # no detail at all
     assert np.std(painting_for("scan", scan, copy, 128)) > 0.1
     assert np.std(painting_for("enlarge", scan, copy, 128)) < 1e-3
+
+
+def test_worst_ratios_compare_each_policy_with_the_best_on_each_measure():
+    worst_ratios = load("style_scale").worst_ratios
+    finished = {"enlarge": {"style": 4.0, "layout": 1.0, "content": 1.0},
+                "native": {"style": 1.0, "layout": 2.0, "content": 1.5},
+                "between": {"style": 2.0, "layout": 1.0, "content": 1.0},
+                "scan": {"style": 0.5, "layout": 0.5, "content": 0.5}}  # no yardstick: a render lacks it
+    assert worst_ratios(finished) == {"enlarge": 4.0, "native": 2.0, "between": 2.0}
+
+
+def test_finished_rungs_gather_policies_over_runs_by_pair_and_rung():
+    finished_rungs = load("style_scale").finished_rungs
+
+    def run(policy, *rungs):
+        return {"pairs": [{"pair": "a-b", "copy_px": 256, "policies": {policy: [
+            {"long_edge_px": px, "readings": [{"style": 9.0}, {"style": value}]} for px, value in rungs]}}]}
+
+    table = finished_rungs([{"runs": [run("enlarge", (512, 1.0), (1024, 2.0)), run("native", (512, 3.0))]},
+                            run("native", (512, 4.0), (1024, 5.0))])
+    assert table == {("a-b", 256, 512): {"enlarge": {"style": 1.0}, "native": {"style": 3.0}},
+                     ("a-b", 256, 1024): {"enlarge": {"style": 2.0}, "native": {"style": 5.0}}}

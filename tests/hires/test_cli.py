@@ -485,15 +485,29 @@ def test_an_unknown_precision_is_refused(tmp_path, inputs):
     assert "float16" in result.output and not (tmp_path / "out.png").exists()
 
 
-@pytest.mark.parametrize("style_scale, noted", [("1", True), ("0.5", False)])
-def test_plan_says_when_a_painting_is_enlarged_four_times_or_more(tmp_path, inputs, style_scale, noted):
+@pytest.mark.parametrize("options, note", [
+    ([], "small.png (16x16 px) is shown 2.0x its size at rung 1, which asks 4.0x"),
+    (["--style-enlarge", "1"], "small.png (16x16 px) is shown 4.0x its size at rung 1, which asks 4.0x"),
+    (["--style-scale", "0.5"], None),
+])
+def test_plan_says_when_a_rung_asks_a_painting_four_times_its_size_or_more(tmp_path, inputs, options, note):
     content, _, _ = inputs
-    small = save_png(tmp_path / "small.png", noise_image(16, 16, seed=3))  # 4x at a 64 px rung
-    result = _render(content, small, "-o", tmp_path / "out.png", "--backbone", "tiny", "--size", "64",
-                     "--style-scale", style_scale, "--plan")
+    small = save_png(tmp_path / "small.png", noise_image(16, 16, seed=3))  # asked 4x at a 64 px rung
+    result = _render(content, small, "-o", tmp_path / "out.png", "--backbone", "tiny", "--size", "64", *options,
+                     "--plan")
     assert result.exit_code == 0, result.output
-    note = "small.png (16x16 px) is enlarged 4.0x for rung 1, so that its strokes keep their size in the picture"
-    assert (note in result.stdout) is noted, result.stdout
+    text = " ".join(result.stdout.split())
+    if note is None:
+        assert "small.png (16x16 px) is shown" not in text, text
+    else:
+        assert note in text and "a larger scan of it" in text, text
+
+
+def test_a_bad_style_enlarge_is_refused(tmp_path, inputs):
+    content, style, _ = inputs
+    result = _render(content, style, "-o", tmp_path / "out.png", *FAST, "--style-enlarge", "1.5")
+    assert result.exit_code == 2
+    assert "style_enlarge" in result.output and "1.5" in result.output and not (tmp_path / "out.png").exists()
 
 
 def test_render_help_states_the_settings_own_defaults():

@@ -182,6 +182,7 @@ init = "noise"
 seed = 7
 tolerance = 0.001
 start_noise = 0.05
+style_enlarge = 0.25
 adam_preset = "standard"
 chunk_iterations = 5
 content_weight = 2
@@ -211,6 +212,7 @@ optimizer = "lbfgs"
         "vgg19", "/somewhere/vgg19.h5", "max", "block3_conv1")
     assert settings.precision == "bfloat16"
     assert settings.start_noise == 0.05
+    assert settings.style_enlarge == 0.25
     assert settings.style_layers == (("block1_conv1", 2.0), ("block2_conv1", 0.5))
     assert settings.style_blend == (0.7, 0.3)
     assert (settings.init, settings.seed, settings.tolerance, settings.adam_preset, settings.chunk_iterations) == (
@@ -272,6 +274,7 @@ BROKEN = [
     ("bad-precision", 'precision = "float16"\n', ["precision", "'float16'", "bfloat16"]),
     ("bad-tolerance", "tolerance = 1\n", ["tolerance"]),
     ("bad-start-noise", "start_noise = 1.5\n", ["start_noise", "1.5", "between 0 and 1"]),
+    ("bad-style-enlarge", "style_enlarge = 2\n", ["style_enlarge", "2", "between 0 (never enlarge"]),
     ("bad-chunk-iterations", "chunk_iterations = 0\n", ["chunk_iterations"]),
     ("negative-seed", "seed = -1\n", ["seed"]),
     ("bad-adam-preset", 'adam_preset = "fast"\n', ["adam_preset", "'fast'", "seed-report"]),
@@ -454,6 +457,7 @@ def test_config_without_rungs_and_size_builds_the_default_ladder(tmp_path):
     ({"style_scale": 100.0}, ["style_scale"]),
     ({"tolerance": 2.0}, ["tolerance"]),
     ({"start_noise": -0.1}, ["start_noise", "-0.1"]),
+    ({"style_enlarge": float("nan")}, ["style_enlarge", "nan"]),
     ({"style_blend": "0.5,x"}, ["--style-blend"]),
 ])
 def test_bad_command_line_values_raise(weighted_config, overrides, words):

@@ -336,6 +336,14 @@ def test_plan_ladder_sizes_grow_and_resolve_each_rung(tiny):
     assert plans[0].style_shapes == ((16, 32), (32, 21))
 
 
+@pytest.mark.parametrize("enlarge, shown", [(1.0, (96, 128)), (0.5, (48, 64)), (0.0, (24, 32))])
+def test_plan_ladder_enlarges_a_small_painting_as_far_as_style_enlarge_says(tiny, enlarge, shown):
+    # The 128 px rung asks 4x the 32 px painting: 4 ** style_enlarge times it is shown.
+    settings = _tiny_settings(Rung(128, 3), style_enlarge=enlarge)
+    plans = plan_ladder(settings, tiny, (480, 640), [(24, 32), (300, 200)])
+    assert plans[0].style_shapes == (shown, (128, 85))  # a larger painting is reduced to the size asked
+
+
 def test_plan_ladder_names_an_unknown_layer(tiny):
     settings = _tiny_settings(Rung(32, 2), content_layer="block9_conv9")
     with pytest.raises(HiresError, match="block9_conv9"):

@@ -14,7 +14,8 @@ import pytest
 
 from hires import checkpoint as checkpoints
 from hires import images
-from hires.config import default_settings
+from hires.config import (DEFAULT_STOP_GAIN, DEFAULT_STYLE_ENLARGE, EARLIER_DEFAULT_STOP_GAIN,
+                          EARLIER_DEFAULT_STYLE_ENLARGE, default_settings)
 from hires.errors import HiresError
 from hires.ladder import Ladder, Rung
 from hires.job import RenderJob, SilentReporter
@@ -349,8 +350,9 @@ def test_a_float32_render_keeps_the_digest_it_had_before_precision_existed(tmp_p
 
     photo = tmp_path / "photo.png"
     photo.write_bytes(b"not really a picture")
-    settings = replace(default_settings(), stop_gain=0.0)  # nor was there a stop on progress then
-    later = ("precision", "stop_gain", "start_noise")
+    # Nor was there a stop on progress then, and paintings were enlarged fully.
+    settings = replace(default_settings(), stop_gain=0.0, style_enlarge=1.0)
+    later = ("precision", "stop_gain", "start_noise", "style_enlarge")
     older = {key: value for key, value in asdict(settings).items() if key not in later}
     hasher = hashlib.sha256()
     hasher.update(photo.name.encode())
@@ -359,7 +361,7 @@ def test_a_float32_render_keeps_the_digest_it_had_before_precision_existed(tmp_p
     hasher.update(b"tiny source")
     hasher.update(str(FORMAT_VERSION).encode())
     assert digests_of(hash_inputs([photo]), settings, "tiny source")[1] == hasher.hexdigest()
-    for other in ({"precision": "bfloat16"}, {"start_noise": 0.1}):
+    for other in ({"precision": "bfloat16"}, {"start_noise": 0.1}, {"style_enlarge": 0.5}):
         assert digests_of(hash_inputs([photo]), replace(settings, **other), "tiny source")[1] != hasher.hexdigest()
 
 
@@ -527,21 +529,28 @@ def test_a_render_begun_under_an_earlier_version_of_a_shipped_config_resumes_on_
     np.testing.assert_allclose(images.read_image(today.output), images.read_image(whole.output), atol=2 / 255)
 
 
-def test_a_render_begun_without_the_stop_on_progress_resumes_without_it(pair, uninterrupted, tmp_path):
-    """The default stop on progress (2026-12-06) is in the digest; a render begun before it, with
-    the same command, resumes as it began; a --stop-gain of the user's own is another render."""
-    from hires.config import DEFAULT_STOP_GAIN, EARLIER_DEFAULT_STOP_GAIN
-
+@pytest.mark.parametrize("name, earlier, today, own, words", [
+    ("stop_gain", EARLIER_DEFAULT_STOP_GAIN, DEFAULT_STOP_GAIN, 0.3, "earlier default of no stop on progress"),
+    # The pair's 40 px painting is enlarged for the 64 px rung, so this one changes the picture.
+    ("style_enlarge", EARLIER_DEFAULT_STYLE_ENLARGE, DEFAULT_STYLE_ENLARGE, 0.25,
+     "earlier default of paintings enlarged fully"),
+])
+def test_a_render_begun_under_a_setting_s_earlier_default_resumes_under_it(pair, tmp_path, name, earlier, today,
+                                                                           own, words):
+    """A default changed on 2026-12-06 is in the digest; a render begun before, with the same
+    command, resumes as it began; a value of the user's own is another render."""
     content, style = pair
-    before = RenderJob(content, (style,), tmp_path / "out.png", _settings(stop_gain=EARLIER_DEFAULT_STOP_GAIN))
+    before = RenderJob(content, (style,), tmp_path / "out.png", _settings(**{name: earlier}))
+    whole = replace(before, output=tmp_path / "whole.png")
+    render(whole)
     with pytest.raises(KeyboardInterrupt):
         render(before, _StopAt(1, 1), checkpoint_seconds=3600)
     with pytest.raises(HiresError, match="--restart"):
-        render(replace(before, settings=_settings(stop_gain=0.3)))
+        render(replace(before, settings=_settings(**{name: own})))
     recording = _Recording()
-    render(replace(before, settings=_settings(stop_gain=DEFAULT_STOP_GAIN)), recording)
-    assert any("earlier default of no stop on progress" in m for m in recording.messages), recording.messages
-    np.testing.assert_allclose(images.read_image(before.output), uninterrupted, atol=2 / 255)
+    render(replace(before, settings=_settings(**{name: today})), recording)
+    assert any(words in m for m in recording.messages), recording.messages
+    np.testing.assert_allclose(images.read_image(before.output), images.read_image(whole.output), atol=2 / 255)
 
 
 def test_a_render_with_start_noise_resumes_to_the_same_picture(pair, uninterrupted, tmp_path):
