@@ -338,15 +338,14 @@ def test_overwrite_redoes_a_render_whose_settings_changed(pair, tmp_path):
 
 
 def test_a_float32_render_keeps_the_digest_it_had_before_precision_existed(tmp_path):
-    """A render begun before --precision (or --start-noise) existed resumes after an upgrade: at
-    the value that means "as before" a new setting is left out of the digest; bfloat16 (or noise)
-    is a different render."""
+    """A render begun before --precision (or --start-noise, --style-enlarge) existed resumes after
+    an upgrade: at the value that means "as before" a new setting is left out of the digest;
+    bfloat16 (or noise, or a painting enlarged halfway) is a different render."""
     import hashlib
     import json
     from dataclasses import asdict, replace
 
     from hires.checkpoint import FORMAT_VERSION, _plain, digests_of, hash_inputs
-    from hires.config import default_settings
 
     photo = tmp_path / "photo.png"
     photo.write_bytes(b"not really a picture")
