@@ -131,9 +131,8 @@ class RenderSettings:
 _SETTINGS_TYPES: dict[str, type] = {
     "backbone": str, "weights": str, "pooling": str, "precision": str, "content_layer": str, "init": str,
     "seed": int, "tolerance": float, "stop_gain": float, "start_noise": float, "style_enlarge": float,
-    "adam_preset": str,
-    "chunk_iterations": int, "size": int, "iterations": int, "print_size": str, "dpi": float, "bit_depth": int,
-    "jpeg_quality": int, "preserve_colors": str, "max_input_megapixels": float,
+    "adam_preset": str, "chunk_iterations": int, "size": int, "iterations": int, "print_size": str, "dpi": float,
+    "bit_depth": int, "jpeg_quality": int, "preserve_colors": str, "max_input_megapixels": float,
 }
 _LADDER_TYPES: dict[str, type] = {
     "content_weight": float, "style_weight": float, "tv_weight": float, "style_scale": float,

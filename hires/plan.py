@@ -182,18 +182,21 @@ def _earlier_settings(job: RenderJob, settings: RenderSettings,
                       shape: tuple[int, int]) -> Iterator[tuple[str, RenderSettings]]:
     """Each earlier version of ``settings`` the job's command gave, newest first, with words naming
     it: its ladder's, the stop on progress's and the painting's enlargement's, alone and together."""
-    gains = [("", settings.stop_gain)]
-    if settings.stop_gain == DEFAULT_STOP_GAIN != EARLIER_DEFAULT_STOP_GAIN:
-        gains.append(("hires' earlier default of no stop on progress", EARLIER_DEFAULT_STOP_GAIN))
-    enlarges = [("", settings.style_enlarge)]
-    if settings.style_enlarge == DEFAULT_STYLE_ENLARGE != EARLIER_DEFAULT_STYLE_ENLARGE:
-        enlarges.append(("hires' earlier default of paintings enlarged fully", EARLIER_DEFAULT_STYLE_ENLARGE))
+    gains = _given_or_earlier(settings.stop_gain, DEFAULT_STOP_GAIN, EARLIER_DEFAULT_STOP_GAIN,
+                              "hires' earlier default of no stop on progress")
+    enlarges = _given_or_earlier(settings.style_enlarge, DEFAULT_STYLE_ENLARGE, EARLIER_DEFAULT_STYLE_ENLARGE,
+                                 "hires' earlier default of paintings enlarged fully")
     ladders = [("", settings.ladder), *_earlier_ladders(job, shape)]
     for (ladder_words, ladder), (gain_words, gain), (enlarge_words, enlarge) in itertools.product(
             ladders, gains, enlarges):
         words = " and ".join(filter(None, (ladder_words, gain_words, enlarge_words)))
         if words:
             yield words, replace(settings, ladder=ladder, stop_gain=gain, style_enlarge=enlarge)
+
+
+def _given_or_earlier(value: Any, default: Any, earlier: Any, words: str) -> list[tuple[str, Any]]:
+    """``value`` as given, and the earlier default (named by ``words``) where ``value`` is today's."""
+    return [("", value), *([(words, earlier)] if value == default != earlier else [])]
 
 
 def _earlier_ladders(job: RenderJob, shape: tuple[int, int]) -> Iterator[tuple[str, Ladder]]:
@@ -318,8 +321,8 @@ def enlargement_notes(paths: Sequence[Any], shapes: Sequence[tuple[int, int]],
     "A painting smaller than the picture"), and only a larger scan of it gives both.
     """
     notes = []
+    top = max(rungs, key=lambda plan: _asked_long_edge(plan.rung))  # the same rung for every painting
     for index, (path, (height, width)) in enumerate(zip(paths, shapes)):
-        top = max(rungs, key=lambda plan: _asked_long_edge(plan.rung))
         asked = _asked_long_edge(top.rung) / max(height, width)
         if asked >= ENLARGEMENT_NOTE:
             shown = top.style_shapes[index][0] / height
@@ -338,7 +341,7 @@ def style_shape(shape: tuple[int, int], rung: Rung, style_enlarge: float) -> tup
     matches neither the painting's sharpness nor, at a print's size, its strokes.
     """
     own, asked = max(shape), _asked_long_edge(rung)
-    long_edge = asked if asked <= own else max(own, round(own * (asked / own) ** style_enlarge))
+    long_edge = asked if asked <= own else round(own * (asked / own) ** style_enlarge)
     scale = long_edge / own
     return max(16, round(shape[0] * scale)), max(16, round(shape[1] * scale))
 
