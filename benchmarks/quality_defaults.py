@@ -61,8 +61,8 @@ def settings_for(ladder: str):
     size, _, era = ladder.removeprefix("default:").partition("@")
     settings = replace(default_settings(int(size)), backbone="vgg16-hed")
     if era == "old":
-        old = default_rungs(int(size), EARLIER_DEFAULT_ITERATIONS[0])  # the built-in ladder until 2026-12-05
-        settings = replace(settings, ladder=Ladder(rungs=old), stop_gain=0.0)
+        old = default_rungs(int(size), EARLIER_DEFAULT_ITERATIONS[-1])  # the built-in ladder until 2026-12-05
+        settings = replace(settings, ladder=Ladder(rungs=old), stop_gain=0.0, style_enlarge=1.0, coarse_step=1.0)
     return settings
 
 
@@ -74,6 +74,8 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="keep each picture here, as PAIR.LADDER-NAME.png")
     parser.add_argument("--stop-gain", type=float, help="stop_gain for every ladder (default: each ladder's own)")
     parser.add_argument("--start-noise", type=float, help="start_noise for every ladder (default: each ladder's own)")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="a setting for every ladder, a number (e.g. coarse_step=0.1); may be repeated")
     parser.add_argument("--would-stop", default="", help="comma-separated gains: print where --stop-gain G would "
                         "have ended each rung of a run without it")
     options = parser.parse_args()
@@ -89,6 +91,8 @@ def main() -> None:
                     settings = replace(settings, stop_gain=options.stop_gain)
                 if options.start_noise is not None:
                     settings = replace(settings, start_noise=options.start_noise)
+                settings = replace(settings, **dict((name, float(value)) for name, value in
+                                                    (item.split("=", 1) for item in options.set)))
                 reporter, clock = Costs(), time.perf_counter()
                 output = Path(folder) / "out.png"
                 render(RenderJob(content, (style,), output, settings, overwrite=True, save_rungs=False), reporter,
@@ -99,6 +103,7 @@ def main() -> None:
                     images.read_image(output))
                 run = {"pair": pair, "ladder": ladder, "cost_mp_evaluations": cost_of([r[:2] for r in reporter.rungs]),
                        "stop_gain": settings.stop_gain, "start_noise": settings.start_noise,
+                       "coarse_step": settings.coarse_step, "style_enlarge": settings.style_enlarge,
                        "rungs": [{"pixels": p, "evaluations": e, "stopped": s, "iterations": i, "losses": losses}
                                  for (p, e, s, i), losses in zip(reporter.rungs, reporter.losses)],
                        "seconds": time.perf_counter() - clock, **quality.__dict__}

@@ -24,6 +24,7 @@ from tensorflow_probability.python.optimizer.lbfgs import LBfgsOptimizerResults
 from core.lbfgs_memory import lean_history
 from core.linesearch import accepting_first_step
 from core.objective import LossParts, LossTerms, Targets, make_loss_function
+from core.precondition import apply_gain
 
 
 class ChunkProgram:
@@ -33,8 +34,10 @@ class ChunkProgram:
         traces: how many times the program was traced (1 for a whole ladder).
     """
 
-    def __init__(self, parts: LossParts, *, options: dict, accept_first_step: bool, jit_compile: bool) -> None:
+    def __init__(self, parts: LossParts, *, options: dict, accept_first_step: bool, jit_compile: bool,
+                 filtered: bool = False) -> None:
         self.traces = 0
+        self._filtered = filtered  # L-BFGS's position is c and the image A c (``core.precondition``)
         self._spec, self._extractor = parts.spec, parts.extractor
         self._names = [name for name, _ in parts.spec.style_layers]
         self._options, self._accept = options, accept_first_step
@@ -53,13 +56,16 @@ class ChunkProgram:
             terms = make_loss_function(self._extractor, self._spec, targets)(image)
         return terms.total, tape.gradient(terms.total, image), tf.stack(list(terms))
 
-    def _chunk(self, state, max_iterations, shape, scale, content, grams):
+    def _chunk(self, state, max_iterations, shape, scale, content, grams, gain):
         self.traces += 1  # runs only while tracing
 
         def value_and_gradient(x):
-            total, gradient, terms = self._evaluate(tf.reshape(x, shape), content, grams)
+            image = apply_gain(x, gain, shape) if self._filtered else x
+            total, gradient, terms = self._evaluate(tf.reshape(image, shape), content, grams)
             self._last_x.assign(x)
             self._last_terms.assign(terms)
+            if self._filtered:
+                gradient = apply_gain(gradient, gain, shape)
             return total * scale, tf.reshape(gradient, [-1]) * scale
 
         return tfp.optimizer.lbfgs_minimize(value_and_gradient, initial_position=None,
@@ -67,17 +73,23 @@ class ChunkProgram:
                                             **self._options)
 
     def advance(self, state: LBfgsOptimizerResults, max_iterations: int, *, shape: list[int], scale: tf.Tensor,
-                targets: Targets) -> LBfgsOptimizerResults:
-        """Continues ``state`` until it has done ``max_iterations`` iterations in all, in one call."""
+                targets: Targets, gain: tf.Tensor | None = None) -> LBfgsOptimizerResults:
+        """Continues ``state`` until it has done ``max_iterations`` iterations in all, in one call.
+
+        ``gain``: the preconditioner's (``core.precondition``), for a program made ``filtered``.
+        """
         grams = tuple(targets.grams[name] for name in self._names)
+        if self._filtered != (gain is not None):
+            raise ValueError("a filtered program takes the preconditioner's gain, and only it does")
+        gain = tf.zeros([1, 1], tf.complex64) if gain is None else gain  # unused unless filtered
         if self._program is None:  # shapes left open: every rung's image and targets fit
             signature = [tf.nest.map_structure(_open, state), tf.TensorSpec([], tf.int32),
                          tf.TensorSpec([4], tf.int32), tf.TensorSpec([], tf.float32), _open(targets.content),
-                         tuple(tf.TensorSpec(g.shape, g.dtype) for g in grams)]
+                         tuple(tf.TensorSpec(g.shape, g.dtype) for g in grams), _open(gain)]
             self._program = tf.function(self._chunk, input_signature=signature, autograph=False)
         with accepting_first_step(self._accept), lean_history():  # in force while it traces
             return self._program(state, tf.constant(max_iterations, tf.int32), tf.constant(shape, tf.int32),
-                                 tf.cast(scale, tf.float32), targets.content, grams)
+                                 tf.cast(scale, tf.float32), targets.content, grams, gain)
 
     def terms_at(self, position: tf.Tensor) -> LossTerms | None:
         """The terms of ``position`` if it is the image the program evaluated last, else None."""
@@ -96,11 +108,11 @@ _PROGRAMS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def chunk_program(parts: LossParts, *, correction_pairs: int, options: dict, accept_first_step: bool,
-                  jit_compile: bool) -> ChunkProgram:
+                  jit_compile: bool, filtered: bool = False) -> ChunkProgram:
     """The program for ``parts``' network and specification, made once and shared by every rung."""
-    key = (parts.spec, correction_pairs, tuple(sorted(options.items())), accept_first_step, jit_compile)
+    key = (parts.spec, correction_pairs, tuple(sorted(options.items())), accept_first_step, jit_compile, filtered)
     programs = _PROGRAMS.setdefault(parts.extractor, {})
     if key not in programs:
         programs[key] = ChunkProgram(parts, options=options, accept_first_step=accept_first_step,
-                                     jit_compile=jit_compile)
+                                     jit_compile=jit_compile, filtered=filtered)
     return programs[key]

@@ -24,6 +24,7 @@ from core.compiled import chunk_program
 from core.lbfgs_memory import lean_history
 from core.linesearch import accepting_first_step
 from core.objective import LossFunction, LossTerms, Objective, as_objective
+from core.precondition import Preconditioner
 
 # L-BFGS: the first step, along the raw gradient, moves pixels by about this much (RMS).
 LBFGS_FIRST_STEP = 0.01
@@ -137,9 +138,10 @@ class _LBfgsRunner:
 
     def __init__(self, objective: Objective, shape: list[int], scale: float | None,
                  correction_pairs: int, tolerance: float, accept_first_step: bool = True,
-                 compiled: bool = False) -> None:
+                 compiled: bool = False, preconditioner: Preconditioner | None = None) -> None:
         self.shape = shape
         self.objective = objective
+        self.preconditioner = preconditioner  # L-BFGS's position is then c, the image A c
         self.accept_first_step = accept_first_step
         self._scale = tf.constant(1.0 if scale is None else scale, tf.float32)
         self._first: tuple | None = None  # choose_scale's evaluation, for start() to reuse
@@ -152,12 +154,12 @@ class _LBfgsRunner:
         parts = getattr(objective, "parts", None)
         self.program = None if not (compiled and parts) else chunk_program(
             parts, correction_pairs=correction_pairs, options=self.options, accept_first_step=accept_first_step,
-            jit_compile=getattr(objective, "jit_compile", False))
+            jit_compile=getattr(objective, "jit_compile", False), filtered=preconditioner is not None)
 
-    def terms(self, image: tf.Tensor) -> LossTerms:
-        """The terms of ``image``: those the compiled loop evaluated last when it is that image."""
-        kept = self.program.terms_at(tf.reshape(image, [-1])) if self.program is not None else None
-        return kept if kept is not None else self.objective.terms(image)
+    def terms(self, results: LBfgsOptimizerResults) -> LossTerms:
+        """The terms at ``results``' position: those the compiled loop evaluated last when it is there."""
+        kept = self.program.terms_at(results.position) if self.program is not None else None
+        return kept if kept is not None else self.objective.terms(self.image_of(results))
 
     @property
     def traces(self) -> int:
@@ -169,25 +171,41 @@ class _LBfgsRunner:
         if first is not None and bool(tf.reduce_all(first[0] == x)):
             value, gradient = first[1:]  # the start point, already evaluated by choose_scale
             return value * self._scale, tf.reshape(gradient, [-1]) * self._scale
-        value, gradient = self.objective.value_and_gradient(tf.reshape(x, self.shape), scale=self._scale)
-        return value, tf.reshape(gradient, [-1])
+        value, gradient = self.objective.value_and_gradient(self._image_at(x), scale=self._scale)
+        return value, self._over_position(gradient)
+
+    def _image_at(self, position: tf.Tensor) -> tf.Tensor:
+        image = tf.reshape(position, self.shape)
+        return image if self.preconditioner is None else self.preconditioner.to_image(image)
+
+    def _over_position(self, gradient: tf.Tensor) -> tf.Tensor:
+        """The gradient over the image as the gradient over L-BFGS's position, flat."""
+        if self.preconditioner is not None:
+            gradient = self.preconditioner.gradient(gradient)
+        return tf.reshape(gradient, [-1])
+
+    def position_of(self, image: tf.Tensor) -> tf.Tensor:
+        """L-BFGS's flat position for ``image``."""
+        flat = tf.reshape(image, [-1])
+        return flat if self.preconditioner is None else self.preconditioner.from_image(flat)
 
     @property
     def scale(self) -> float:
         return float(self._scale.numpy())
 
     def choose_scale(self, x0: tf.Tensor) -> None:
-        """Scales the objective so that a step along the gradient at ``x0`` moves pixels by LBFGS_FIRST_STEP (RMS).
+        """Scales the objective so that a step along the gradient at position ``x0`` moves it by LBFGS_FIRST_STEP (RMS).
 
         The evaluation is kept for ``start(x0)``, which would otherwise repeat it: at a tiled
         poster rung one evaluation takes minutes.
         """
-        value, gradient = self.objective.value_and_gradient(tf.reshape(x0, self.shape))
+        value, gradient = self.objective.value_and_gradient(self._image_at(x0))
+        gradient = self._over_position(gradient)
         self._scale = tf.constant(_scale_to(gradient, LBFGS_FIRST_STEP), tf.float32)
         self._first = (x0, value, gradient)
 
     def start(self, x0: tf.Tensor) -> LBfgsOptimizerResults:
-        """The state at ``x0`` (one evaluation), with an empty history."""
+        """The state at position ``x0`` (one evaluation), with an empty history."""
         with lean_history():
             return tfp.optimizer.lbfgs_minimize(
                 self.value_and_gradient, initial_position=x0, max_iterations=0, **self.options)
@@ -195,15 +213,16 @@ class _LBfgsRunner:
     def advance(self, state: LBfgsOptimizerResults, max_iterations: int):
         """Continues ``state`` until it has done ``max_iterations`` iterations in all."""
         if self.program is not None:
+            gain = None if self.preconditioner is None else self.preconditioner.gain
             return self.program.advance(state, max_iterations, shape=self.shape, scale=self._scale,
-                                        targets=self.objective.parts.targets)
+                                        targets=self.objective.parts.targets, gain=gain)
         with accepting_first_step(self.accept_first_step), lean_history():
             return tfp.optimizer.lbfgs_minimize(
                 self.value_and_gradient, initial_position=None, previous_optimizer_results=state,
                 max_iterations=max_iterations, **self.options)
 
     def image_of(self, results: LBfgsOptimizerResults) -> tf.Tensor:
-        return tf.reshape(results.position, self.shape)
+        return self._image_at(results.position)
 
 
 def resize_history(results: LBfgsOptimizerResults, correction_pairs: int) -> LBfgsOptimizerResults:
@@ -246,6 +265,7 @@ def minimize_lbfgs(
     accept_first_step: bool = True,
     compiled: bool = False,
     stop_gain: float = 0.0,
+    preconditioner: Preconditioner | None = None,
 ) -> OptimizeResult:
     """Minimises the loss over the image's pixels with ``tfp.optimizer.lbfgs_minimize``.
 
@@ -279,6 +299,8 @@ def minimize_lbfgs(
             start, lowered the loss by less than this fraction; 0 runs every iteration. The
             decision reads only losses at multiples of the window (chunks end there), and the
             state carries the last one, so a resumed run stops where the uninterrupted one does.
+        preconditioner: run L-BFGS over c, the image being ``preconditioner.to_image(c)``
+            (``core.precondition``); ``state`` must come from a run with the same one.
 
     Returns:
         An ``OptimizeResult`` whose ``state`` continues the run.
@@ -289,14 +311,15 @@ def minimize_lbfgs(
     objective = as_objective(loss)
     clock = time.perf_counter()
     if state is None:
-        runner = _LBfgsRunner(objective, shape, None, correction_pairs, tolerance, accept_first_step, compiled)
-        x0 = tf.reshape(initial_image, [-1])
+        runner = _LBfgsRunner(objective, shape, None, correction_pairs, tolerance, accept_first_step, compiled,
+                              preconditioner)
+        x0 = runner.position_of(initial_image)
         runner.choose_scale(x0)
         results = runner.start(x0)
         before = 0
     else:
         runner = _LBfgsRunner(objective, shape, state.scale, correction_pairs, tolerance,
-                               accept_first_step, compiled)
+                               accept_first_step, compiled, preconditioner)
         results, before = resize_history(state.results, correction_pairs), state.iterations_before
     good = results
     history: list[Progress] = []
@@ -323,7 +346,7 @@ def minimize_lbfgs(
                 break
             before += int(good.num_iterations)
             extra_evaluations += int(results.num_objective_evaluations)
-            results, restarted = runner.start(tf.reshape(runner.image_of(good), [-1])), True
+            results, restarted = runner.start(good.position), True
             good = results  # the same image, with an empty history and no iterations of its own
             message += "; restarting its history from the last good image"
         elif bool(results.converged):
@@ -375,7 +398,7 @@ def _progress(runner: _LBfgsRunner, results, before: int, iterations: int, extra
         iteration=before + int(results.num_iterations),
         iterations=iterations,
         evaluations=extra_evaluations + int(results.num_objective_evaluations),
-        terms=runner.terms(image).as_floats(),
+        terms=runner.terms(results).as_floats(),
         seconds=time.perf_counter() - start[0],
         image=image,
         message=message,

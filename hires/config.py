@@ -61,6 +61,14 @@ DEFAULT_START_NOISE = 0.0
 # itself (docs/performance.md, "A painting smaller than the picture").
 DEFAULT_STYLE_ENLARGE = 0.5
 EARLIER_DEFAULT_STYLE_ENLARGE = 1.0
+# On a later rung, L-BFGS moves the frequencies the rung below already rendered (the layout) with
+# steps this fraction of those for the new detail (core.precondition); 1 treats every frequency
+# alike, plain pixels, the default until 2026-12-07. With 0.1 a 1024 px rung of 40 iterations
+# reached the style that plain pixels reach in 60 and kept the layout they undo; at the default
+# ladder's iterations a held-out pair was closer on every measure (docs/performance.md, "Later
+# rungs: small steps for the layout").
+DEFAULT_COARSE_STEP = 0.1
+EARLIER_DEFAULT_COARSE_STEP = 1.0
 
 
 @dataclass(frozen=True)
@@ -86,6 +94,8 @@ class RenderSettings:
             ``hires.inputs.rung_start``.
         style_enlarge: how far a painting smaller than a rung's ``style_scale`` asks is enlarged,
             from 0 (kept at its own size) to 1 (to the size asked); see ``hires.plan.style_shape``.
+        coarse_step: on a later L-BFGS rung, the step for the frequencies the rung below rendered
+            against that for the new detail, in (0, 1]; 1 is plain pixels; see ``core.precondition``.
         adam_preset: Adam's settings when the optimizer is adam.
         chunk_iterations: iterations between progress reports.
         style_blend: one weight per style image (None: equal).
@@ -114,6 +124,7 @@ class RenderSettings:
     stop_gain: float = DEFAULT_STOP_GAIN
     start_noise: float = DEFAULT_START_NOISE
     style_enlarge: float = DEFAULT_STYLE_ENLARGE
+    coarse_step: float = DEFAULT_COARSE_STEP
     adam_preset: str = "seed-report"
     chunk_iterations: int = 10
     style_blend: tuple[float, ...] | None = None
@@ -131,7 +142,7 @@ class RenderSettings:
 _SETTINGS_TYPES: dict[str, type] = {
     "backbone": str, "weights": str, "pooling": str, "precision": str, "content_layer": str, "init": str,
     "seed": int, "tolerance": float, "stop_gain": float, "start_noise": float, "style_enlarge": float,
-    "adam_preset": str, "chunk_iterations": int, "size": int, "iterations": int, "print_size": str, "dpi": float,
+    "coarse_step": float, "adam_preset": str, "chunk_iterations": int, "size": int, "iterations": int, "print_size": str, "dpi": float,
     "bit_depth": int, "jpeg_quality": int, "preserve_colors": str, "max_input_megapixels": float,
 }
 _LADDER_TYPES: dict[str, type] = {
@@ -348,6 +359,9 @@ def check_settings(settings: RenderSettings, source: str = "the settings") -> No
     if not 0 <= settings.style_enlarge <= 1:  # NaN fails too
         raise HiresError(f"{source}: style_enlarge must be between 0 (never enlarge a painting) and 1 "
                          f"(enlarge it to the size style_scale asks), not {settings.style_enlarge}")
+    if not 0.01 <= settings.coarse_step <= 1:  # NaN fails too; at 0 the rung could not move its layout at all
+        raise HiresError(f"{source}: coarse_step must be between 0.01 (later rungs keep the layout the rung below "
+                         f"made) and 1 (plain pixels), not {settings.coarse_step}")
     if settings.chunk_iterations < 1:
         raise HiresError(f"{source}: chunk_iterations must be 1 or more, not {settings.chunk_iterations}")
     if settings.seed < 0:

@@ -22,8 +22,8 @@ from core.errors import CoreError
 from core.objective import LossSpec
 from hires import speed
 from hires.checkpoint import digests_of, hash_inputs, read_digest, state_folder
-from hires.config import (DEFAULT_STOP_GAIN, DEFAULT_STYLE_ENLARGE, EARLIER_DEFAULT_STOP_GAIN,
-                          EARLIER_DEFAULT_STYLE_ENLARGE, RenderSettings, final_ladder)
+from hires.config import (DEFAULT_COARSE_STEP, DEFAULT_STOP_GAIN, DEFAULT_STYLE_ENLARGE, EARLIER_DEFAULT_COARSE_STEP,
+                          EARLIER_DEFAULT_STOP_GAIN, EARLIER_DEFAULT_STYLE_ENLARGE, RenderSettings, final_ladder)
 from hires.devices import DeviceSet, find_devices
 from hires.errors import HiresError
 from hires.inputs import Inputs, read_inputs
@@ -178,20 +178,29 @@ def begun_under_earlier_defaults(job: RenderJob, settings: RenderSettings, shape
     return settings
 
 
+# Defaults that changed, with their earlier values and the words that name them: a render begun
+# under an earlier one resumes under it.
+_CHANGED_DEFAULTS = (
+    ("stop_gain", DEFAULT_STOP_GAIN, EARLIER_DEFAULT_STOP_GAIN, "hires' earlier default of no stop on progress"),
+    ("style_enlarge", DEFAULT_STYLE_ENLARGE, EARLIER_DEFAULT_STYLE_ENLARGE,
+     "hires' earlier default of paintings enlarged fully"),
+    ("coarse_step", DEFAULT_COARSE_STEP, EARLIER_DEFAULT_COARSE_STEP,
+     "hires' earlier default of plain pixels on later rungs"),
+)
+
+
 def _earlier_settings(job: RenderJob, settings: RenderSettings,
                       shape: tuple[int, int]) -> Iterator[tuple[str, RenderSettings]]:
     """Each earlier version of ``settings`` the job's command gave, newest first, with words naming
-    it: its ladder's, the stop on progress's and the painting's enlargement's, alone and together."""
-    gains = _given_or_earlier(settings.stop_gain, DEFAULT_STOP_GAIN, EARLIER_DEFAULT_STOP_GAIN,
-                              "hires' earlier default of no stop on progress")
-    enlarges = _given_or_earlier(settings.style_enlarge, DEFAULT_STYLE_ENLARGE, EARLIER_DEFAULT_STYLE_ENLARGE,
-                                 "hires' earlier default of paintings enlarged fully")
+    it: its ladder's and each changed default's (``_CHANGED_DEFAULTS``), alone and together."""
+    choices = [_given_or_earlier(getattr(settings, name), default, earlier, words)
+               for name, default, earlier, words in _CHANGED_DEFAULTS]
     ladders = [("", settings.ladder), *_earlier_ladders(job, shape)]
-    for (ladder_words, ladder), (gain_words, gain), (enlarge_words, enlarge) in itertools.product(
-            ladders, gains, enlarges):
-        words = " and ".join(filter(None, (ladder_words, gain_words, enlarge_words)))
+    for (ladder_words, ladder), *values in itertools.product(ladders, *choices):
+        words = " and ".join(filter(None, (ladder_words, *(value_words for value_words, _ in values))))
         if words:
-            yield words, replace(settings, ladder=ladder, stop_gain=gain, style_enlarge=enlarge)
+            changed = {name: value for (name, *_), (_, value) in zip(_CHANGED_DEFAULTS, values)}
+            yield words, replace(settings, ladder=ladder, **changed)
 
 
 def _given_or_earlier(value: Any, default: Any, earlier: Any, words: str) -> list[tuple[str, Any]]:
@@ -304,7 +313,8 @@ def plan_ladder(
                                  correction_pairs=rung.correction_pairs, optimizer=rung.optimizer,
                                  budget_bytes=devices.budget_bytes if devices else None, tile_px=tile_px,
                                  replicas=len(devices.names) * devices.workers if devices else 1,
-                                 style_shapes=styles, iterations=rung.iterations, xla=compiled)
+                                 style_shapes=styles, iterations=rung.iterations, xla=compiled,
+                                 preconditioned=bool(plans) and settings.coarse_step < 1 and rung.optimizer == "lbfgs")
         except HiresError as exc:
             raise HiresError(f"rung {index + 1}: {exc}") from exc
         plans.append(RungPlan(index, len(ladder.rungs), rung, height, width, styles, memory, stride,

@@ -26,7 +26,7 @@ from hires.job import RenderJob, RenderResult, Reporter, RungPlan, RungResult, S
 from hires.outputs import clear_rung_pictures, contact_sheet_path, rung_path, save_rung_picture, write_output
 from hires.plan import RenderPlan, make_plan
 from hires.resume import Checkpointer, apply, earlier_progress, finished_rungs
-from hires.rung import build_objective, finish, optimize
+from hires.rung import build_objective, finish, optimize, preconditioner_for
 from hires.stopping import RenderInterrupted, raise_if_stopped
 
 
@@ -131,7 +131,8 @@ def _climb(plan: RenderPlan, rung: RungPlan, previous: tf.Tensor | None, reporte
         reporter.chunk(rung, progress)
 
     earlier = earlier_progress(checkpointer.earlier, rung)  # before a resume: the curve's first part
-    outcome = optimize(settings, rung, objective, start, on_chunk, state)
+    below = None if rung.index == 0 else tuple(previous.shape[1:3])
+    outcome = optimize(settings, rung, objective, start, on_chunk, state, preconditioner_for(settings, rung, below))
     present = presenter(plan.inputs)
     save = (lambda r, picture: save_rung_picture(job, r, present(picture))) if job.save_rungs else None
     return finish(rung, outcome, earlier, time.perf_counter() - clock, save)

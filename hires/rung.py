@@ -11,6 +11,7 @@ import tensorflow as tf
 from core.backbones import Backbone
 from core.objective import Objective, compute_targets, make_extractor, whole_image_objective
 from core.optimize import ADAM_PRESETS, OptimizeResult, OptimizerState, Progress, minimize_adam, minimize_lbfgs
+from core.precondition import Preconditioner, band_below
 from core.tiles import TiledObjective, compute_targets_tiled, plan_tiles
 from hires.config import RenderSettings
 from hires.images import shrink
@@ -39,8 +40,21 @@ def build_objective(settings: RenderSettings, backbone: Backbone, plan: RungPlan
                           content_dtype=tf.bfloat16 if plan.memory.content_bfloat16 else tf.float32)
 
 
+def preconditioner_for(settings: RenderSettings, plan: RungPlan, below: tuple[int, int] | None) -> Preconditioner | None:
+    """The change of variables of a later L-BFGS rung (``core.precondition``), whose rung below
+    was ``below`` (height, width) px; None for plain pixels: a first rung, ``coarse_step`` 1, Adam,
+    or a rung no larger than the one below, which has no new detail to make."""
+    if below is None or settings.coarse_step >= 1 or plan.rung.optimizer != "lbfgs":
+        return None
+    long_edge_below, long_edge = max(below), max(plan.height, plan.width)
+    if long_edge_below >= long_edge:
+        return None
+    return Preconditioner(plan.height, plan.width, band_below(long_edge_below, long_edge), settings.coarse_step)
+
+
 def optimize(settings: RenderSettings, plan: RungPlan, objective: Objective, start: tf.Tensor,
-             callback: Callable[[Progress], None], state: OptimizerState | None = None) -> OptimizeResult:
+             callback: Callable[[Progress], None], state: OptimizerState | None = None,
+             preconditioner: Preconditioner | None = None) -> OptimizeResult:
     """Runs the rung's optimiser from ``start`` (or from ``state``, exactly), reporting each chunk."""
     rung = plan.rung
     if rung.optimizer == "adam":
@@ -50,7 +64,8 @@ def optimize(settings: RenderSettings, plan: RungPlan, objective: Objective, sta
     return minimize_lbfgs(objective, start, iterations=rung.iterations,
                           chunk_iterations=settings.chunk_iterations,
                           correction_pairs=plan.memory.correction_pairs, tolerance=settings.tolerance,
-                          callback=callback, state=state, compiled=plan.compiled_loop, stop_gain=settings.stop_gain)
+                          callback=callback, state=state, compiled=plan.compiled_loop, stop_gain=settings.stop_gain,
+                          preconditioner=preconditioner)
 
 
 def finish(plan: RungPlan, outcome: OptimizeResult, earlier: tuple[Progress, ...], seconds: float,

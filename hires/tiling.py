@@ -31,6 +31,11 @@ from hires.errors import HiresError
 # negligible: 4800x3600 with 1, 2 and 3 pairs (17.7, 22.6 and 25.9 vectors in all) and
 # 4096x3072 with 3 pairs (25.7).
 OPTIMIZER_VECTORS = 14
+# A later rung's change of variables (core.precondition, --coarse-step): the picture A c held
+# beside L-BFGS's position c while the network runs, and after it the filter's work on the
+# gradient (a transposed copy, its spectrum, the spectrum filtered, the result); counted from the
+# operations, not fitted.
+PRECONDITIONER_VECTORS = 4
 VECTORS_PER_PAIR = 4
 # Peak memory of one evaluation over the forward activations it keeps: the backward pass's
 # gradients and TensorFlow's temporaries. Measured on CPU with vgg16-hed, 3 pairs, peak RSS
@@ -82,11 +87,12 @@ def useful_pairs(correction_pairs: int, iterations: int) -> int:
 
 def estimate_bytes(backbone: Backbone, layers: list[str], content_layer: str, height: int, width: int,
                    *, correction_pairs: int, optimizer: str, tile_px: int | None,
-                   content_bfloat16: bool = False, xla: bool = False) -> int:
+                   content_bfloat16: bool = False, xla: bool = False, preconditioned: bool = False) -> int:
     """The peak bytes one device needs for a rung evaluated whole (``tile_px`` None) or in tiles.
 
     ``correction_pairs``: the pairs the history holds (all filled: see ``useful_pairs``).
     ``xla``: whether a whole-image evaluation is compiled with XLA (tiles never are).
+    ``preconditioned``: whether L-BFGS runs over a filtered picture (``core.precondition``).
     """
     stride, margin, _ = tile_geometry(backbone, layers)
     if tile_px is None:
@@ -96,7 +102,7 @@ def estimate_bytes(backbone: Backbone, layers: list[str], content_layer: str, he
     factor = XLA_NETWORK_FACTOR if xla and tile_px is None else NETWORK_FACTOR
     network = factor * activation_floats(backbone, layers, crop_h, crop_w)
     history = VECTORS_PER_PAIR * correction_pairs if optimizer == "lbfgs" else 2  # Adam: its moments
-    vectors = (history + OPTIMIZER_VECTORS) * height * width * 3
+    vectors = (history + OPTIMIZER_VECTORS + PRECONDITIONER_VECTORS * preconditioned) * height * width * 3
     content = _content_floats(backbone, content_layer, height, width) * (0.5 if content_bfloat16 else 1.0)
     return BASELINE_BYTES + int(_FLOAT_BYTES * (network + vectors + content))
 
@@ -130,7 +136,7 @@ def plan_memory(backbone: Backbone, layers: list[str], content_layer: str, heigh
                 correction_pairs: int, optimizer: str, budget_bytes: int | None,
                 tile_px: int | None = None, replicas: int = 1,
                 style_shapes: Sequence[tuple[int, int]] = (), iterations: int | None = None,
-                xla: bool = False) -> MemoryPlan:
+                xla: bool = False, preconditioned: bool = False) -> MemoryPlan:
     """The largest evaluation that fits ``budget_bytes``, keeping the history when it can.
 
     Args:
@@ -147,6 +153,7 @@ def plan_memory(backbone: Backbone, layers: list[str], content_layer: str, heigh
         iterations: the rung's iterations; an L-BFGS history longer than they can fill is
             planned (and kept) at ``useful_pairs``, which changes no step.
         xla: whether a whole-image evaluation of this rung would be compiled with XLA.
+        preconditioned: whether L-BFGS runs over a filtered picture (``core.precondition``).
 
     Raises:
         HiresError: when the rung cannot fit, with the numbers; or for a bad ``tile_px``.
@@ -162,7 +169,8 @@ def plan_memory(backbone: Backbone, layers: list[str], content_layer: str, heigh
 
     def estimate(tile: int | None, pairs: int, content_bfloat16: bool = False) -> int:
         need = estimate_bytes(backbone, layers, content_layer, height, width, correction_pairs=pairs,
-                              optimizer=optimizer, tile_px=tile, content_bfloat16=content_bfloat16, xla=xla)
+                              optimizer=optimizer, tile_px=tile, content_bfloat16=content_bfloat16, xla=xla,
+                              preconditioned=preconditioned)
         return max(need, styles) if tile is None else need  # tiled rungs tile the paintings too
 
     if tile_px is not None:

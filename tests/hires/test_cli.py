@@ -503,11 +503,13 @@ def test_plan_says_when_a_rung_asks_a_painting_four_times_its_size_or_more(tmp_p
         assert note in text and "a larger scan of it" in text, text
 
 
-def test_a_bad_style_enlarge_is_refused(tmp_path, inputs):
+@pytest.mark.parametrize("option, value, name", [("--style-enlarge", "1.5", "style_enlarge"),
+                                                 ("--coarse-step", "0", "coarse_step")])
+def test_a_bad_style_enlarge_or_coarse_step_is_refused(tmp_path, inputs, option, value, name):
     content, style, _ = inputs
-    result = _render(content, style, "-o", tmp_path / "out.png", *FAST, "--style-enlarge", "1.5")
+    result = _render(content, style, "-o", tmp_path / "out.png", *FAST, option, value)
     assert result.exit_code == 2
-    assert "style_enlarge" in result.output and "1.5" in result.output and not (tmp_path / "out.png").exists()
+    assert name in result.output and value in result.output and not (tmp_path / "out.png").exists()
 
 
 def test_render_help_states_the_settings_own_defaults():

@@ -183,6 +183,7 @@ seed = 7
 tolerance = 0.001
 start_noise = 0.05
 style_enlarge = 0.25
+coarse_step = 0.3
 adam_preset = "standard"
 chunk_iterations = 5
 content_weight = 2
@@ -213,6 +214,7 @@ optimizer = "lbfgs"
     assert settings.precision == "bfloat16"
     assert settings.start_noise == 0.05
     assert settings.style_enlarge == 0.25
+    assert settings.coarse_step == 0.3
     assert settings.style_layers == (("block1_conv1", 2.0), ("block2_conv1", 0.5))
     assert settings.style_blend == (0.7, 0.3)
     assert (settings.init, settings.seed, settings.tolerance, settings.adam_preset, settings.chunk_iterations) == (
@@ -275,6 +277,7 @@ BROKEN = [
     ("bad-tolerance", "tolerance = 1\n", ["tolerance"]),
     ("bad-start-noise", "start_noise = 1.5\n", ["start_noise", "1.5", "between 0 and 1"]),
     ("bad-style-enlarge", "style_enlarge = 2\n", ["style_enlarge", "2", "between 0 (never enlarge"]),
+    ("bad-coarse-step", "coarse_step = 0\n", ["coarse_step", "0", "between 0.01", "1 (plain pixels)"]),
     ("bad-chunk-iterations", "chunk_iterations = 0\n", ["chunk_iterations"]),
     ("negative-seed", "seed = -1\n", ["seed"]),
     ("bad-adam-preset", 'adam_preset = "fast"\n', ["adam_preset", "'fast'", "seed-report"]),
@@ -442,7 +445,7 @@ def test_without_config_size_builds_the_default_ladder(size, sizes):
 
 def test_without_config_iterations_adjust_the_last_rung():
     settings = build_settings(None, 1024, 33, style_weight=2.0)
-    assert [r.iterations for r in _ladder(settings).rungs] == [200, 100, 33]
+    assert [r.iterations for r in _ladder(settings).rungs] == [200, 60, 33]
     assert {r.style_weight for r in _resolved(settings)} == {2.0}
 
 
@@ -458,6 +461,7 @@ def test_config_without_rungs_and_size_builds_the_default_ladder(tmp_path):
     ({"tolerance": 2.0}, ["tolerance"]),
     ({"start_noise": -0.1}, ["start_noise", "-0.1"]),
     ({"style_enlarge": float("nan")}, ["style_enlarge", "nan"]),
+    ({"coarse_step": 1.5}, ["coarse_step", "1.5"]),
     ({"style_blend": "0.5,x"}, ["--style-blend"]),
 ])
 def test_bad_command_line_values_raise(weighted_config, overrides, words):

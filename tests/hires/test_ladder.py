@@ -55,8 +55,8 @@ def test_default_rungs_start_at_256():
 
 
 def test_default_rungs_give_the_first_rung_the_most_and_the_top_its_own_count():
-    assert [r.iterations for r in default_rungs(2048)] == [200, 100, 100, 80]
-    assert [r.iterations for r in default_rungs(512)] == [200, 80]
+    assert [r.iterations for r in default_rungs(2048)] == [200, 60, 60, 60]
+    assert [r.iterations for r in default_rungs(512)] == [200, 60]
     assert [r.iterations for r in default_rungs(256)] == [200]  # one rung: it starts from the photograph
     custom = default_rungs(4096, DefaultIterations(first=7, middle=3, top=5))
     assert [r.iterations for r in custom] == [7, 3, 3, 3, 5]

@@ -98,13 +98,13 @@ def two_rungs(tmp_path_factory, inputs):
     starts, start_losses, content_losses = [], [], []
     original = rung_module.optimize
 
-    def watching_optimize(settings, plan, objective, start, callback, state=None):
+    def watching_optimize(settings, plan, objective, start, callback, state=None, preconditioner=None):
         starts.append(start.numpy())
         start_losses.append(float(objective.terms(start).total))
         height, width = start.shape[1:3]
         content_here = resize(to_tensor(images.read_image(content)), height, width)
         content_losses.append(float(objective.terms(content_here).total))
-        return original(settings, plan, objective, start, callback, state)
+        return original(settings, plan, objective, start, callback, state, preconditioner)
 
     reporter = RecordingReporter()
     with pytest.MonkeyPatch.context() as patch:
@@ -222,6 +222,21 @@ def test_start_noise_is_seeded_by_the_seed_and_the_rung_and_kept_in_range():
     assert 0.05 < np.std(first - enlarged) < 0.1  # about 0.1 where nothing was clipped
     assert not np.array_equal(first, rung_start(noisy, below, 2, 32, 32).numpy())
     assert not np.array_equal(first, rung_start(replace(noisy, seed=1), below, 1, 32, 32).numpy())
+
+
+def test_later_lbfgs_rungs_run_over_the_filter_from_the_rung_below_s_band(tiny):
+    """A later L-BFGS rung gets a preconditioner whose full steps start at the rung below's
+    Nyquist frequency; a first rung, --coarse-step 1 and Adam run on plain pixels."""
+    from hires.rung import preconditioner_for
+
+    settings = _tiny_settings(Rung(32, 2), Rung(64, 2), Rung(96, 2, optimizer="adam"))
+    plans = plan_ladder(settings, tiny, (64, 64), [(40, 40)])
+    assert preconditioner_for(settings, plans[0], None) is None
+    filtered = preconditioner_for(settings, plans[1], (plans[0].height, plans[0].width))
+    level = tf.fill([1, 64, 64, 3], 1.0)
+    assert float(filtered.to_image(level)[0, 0, 0, 0]) == pytest.approx(settings.coarse_step, abs=1e-6)
+    assert preconditioner_for(replace(settings, coarse_step=1.0), plans[1], (32, 32)) is None
+    assert preconditioner_for(settings, plans[2], (64, 64)) is None
 
 
 # ---------------------------------------------------------------------------------------------

@@ -27,6 +27,17 @@ def test_each_correction_pair_costs_its_measured_image_vectors(tiny):
     assert step == VECTORS_PER_PAIR * 480 * 640 * 3 * 4
 
 
+def test_a_later_rung_s_filter_costs_its_image_vectors_and_the_planner_counts_them(tiny):
+    from hires.tiling import PRECONDITIONER_VECTORS
+
+    plain = _estimate(tiny, 480, 640)
+    filtered = estimate_bytes(tiny, LAYERS, "block4_conv2", 480, 640, correction_pairs=10, optimizer="lbfgs",
+                              tile_px=None, preconditioned=True)
+    assert filtered - plain == PRECONDITIONER_VECTORS * 480 * 640 * 3 * 4
+    assert (_plan(tiny, 480, 640, None, preconditioned=True).estimate_bytes
+            == _plan(tiny, 480, 640, None).estimate_bytes + PRECONDITIONER_VECTORS * 480 * 640 * 3 * 4)
+
+
 def test_tiles_need_less_than_the_whole_image(tiny):
     whole = _estimate(tiny, 960, 1280)
     tiled = _estimate(tiny, 960, 1280, tile_px=320)
