@@ -6,7 +6,7 @@ already right, and what its iterations have to make is the fine texture. On plai
 moves every frequency alike; the coarse ones, which the content loss and the deep style layers
 hold stiffly, limit its step, and moving them undoes the layout the rung below made (measured in
 ``docs/performance.md``, "Later rungs: small steps for the layout": on plain pixels the 1024 px
-rung's layout distance rises a third in its first 20 iterations).
+rung's layout distance rose by two thirds in its first 20 iterations).
 
 L-BFGS runs over c, with the picture x = A c. A is a filter, the same on every colour channel,
 whose gain is 1 at the frequencies above ``band`` cycles per pixel (0.25 when the rung below is
