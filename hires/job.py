@@ -69,6 +69,8 @@ class RungPlan:
         stride: the backbone's total stride.
         xla: whether its whole-image evaluation is compiled with XLA.
         compiled_loop: whether its L-BFGS chunks run as one compiled program (``core.compiled``).
+        preconditioned: whether its L-BFGS runs over a filtered picture (``core.precondition``,
+            ``--coarse-step``): a later L-BFGS rung with ``coarse_step`` below 1.
     """
 
     index: int
@@ -81,6 +83,7 @@ class RungPlan:
     stride: int
     xla: bool = False
     compiled_loop: bool = False
+    preconditioned: bool = False
 
     @property
     def pixels(self) -> int:

@@ -308,17 +308,19 @@ def plan_ladder(
                 f"{rung.long_edge_px} px) both round to a long edge of {max(height, width)} px "
                 f"(sides are multiples of {stride} px); space the rungs further apart")
         compiled = xla and height * width >= XLA_MIN_PIXELS
+        # Later rungs only: the rungs grow (checked above), so each has detail the one below lacks.
+        preconditioned = bool(plans) and settings.coarse_step < 1 and rung.optimizer == "lbfgs"
         try:
             memory = plan_memory(backbone, spec_layers, settings.content_layer, height, width,
                                  correction_pairs=rung.correction_pairs, optimizer=rung.optimizer,
                                  budget_bytes=devices.budget_bytes if devices else None, tile_px=tile_px,
                                  replicas=len(devices.names) * devices.workers if devices else 1,
                                  style_shapes=styles, iterations=rung.iterations, xla=compiled,
-                                 preconditioned=bool(plans) and settings.coarse_step < 1 and rung.optimizer == "lbfgs")
+                                 preconditioned=preconditioned)
         except HiresError as exc:
             raise HiresError(f"rung {index + 1}: {exc}") from exc
         plans.append(RungPlan(index, len(ladder.rungs), rung, height, width, styles, memory, stride,
-                              xla=compiled and memory.tile_px is None))
+                              xla=compiled and memory.tile_px is None, preconditioned=preconditioned))
     return plans
 
 

@@ -41,15 +41,12 @@ def build_objective(settings: RenderSettings, backbone: Backbone, plan: RungPlan
 
 
 def preconditioner_for(settings: RenderSettings, plan: RungPlan, below: tuple[int, int] | None) -> Preconditioner | None:
-    """The change of variables of a later L-BFGS rung (``core.precondition``), whose rung below
-    was ``below`` (height, width) px; None for plain pixels: a first rung, ``coarse_step`` 1, Adam,
-    or a rung no larger than the one below, which has no new detail to make."""
-    if below is None or settings.coarse_step >= 1 or plan.rung.optimizer != "lbfgs":
+    """The change of variables of a rung the plan filters (``RungPlan.preconditioned``), whose rung
+    below was ``below`` (height, width) px; None for plain pixels."""
+    if not plan.preconditioned:
         return None
-    long_edge_below, long_edge = max(below), max(plan.height, plan.width)
-    if long_edge_below >= long_edge:
-        return None
-    return Preconditioner(plan.height, plan.width, band_below(long_edge_below, long_edge), settings.coarse_step)
+    band = band_below(max(below), max(plan.height, plan.width))
+    return Preconditioner(plan.height, plan.width, band, settings.coarse_step)
 
 
 def optimize(settings: RenderSettings, plan: RungPlan, objective: Objective, start: tf.Tensor,

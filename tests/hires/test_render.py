@@ -231,11 +231,13 @@ def test_later_lbfgs_rungs_run_over_the_filter_from_the_rung_below_s_band(tiny):
 
     settings = _tiny_settings(Rung(32, 2), Rung(64, 2), Rung(96, 2, optimizer="adam"))
     plans = plan_ladder(settings, tiny, (64, 64), [(40, 40)])
+    assert [plan.preconditioned for plan in plans] == [False, True, False]
     assert preconditioner_for(settings, plans[0], None) is None
     filtered = preconditioner_for(settings, plans[1], (plans[0].height, plans[0].width))
     level = tf.fill([1, 64, 64, 3], 1.0)
     assert float(filtered.to_image(level)[0, 0, 0, 0]) == pytest.approx(settings.coarse_step, abs=1e-6)
-    assert preconditioner_for(replace(settings, coarse_step=1.0), plans[1], (32, 32)) is None
+    plain = replace(settings, coarse_step=1.0)
+    assert preconditioner_for(plain, plan_ladder(plain, tiny, (64, 64), [(40, 40)])[1], (32, 32)) is None
     assert preconditioner_for(settings, plans[2], (64, 64)) is None
 
 
