@@ -97,6 +97,17 @@ def climb(name: str, backbone, spec: LossSpec, share: float, ladder, log, every:
     return {"pair": name, "rungs": rungs}
 
 
+def climb_unjudged(extractor, spec: LossSpec, photo: np.ndarray, painting: np.ndarray, ladder, log) -> np.ndarray:
+    """The last picture of ``ladder`` ((long edge, iterations) pairs), each rung from the one below
+    and none judged: the start of a rung under study."""
+    below = None
+    for edge, iterations in ladder:
+        rung = run_rung(extractor, spec, photo, painting_at(painting, edge), below, edge, iterations,
+                        lambda picture: {}, iterations, log)
+        below = rung["pictures"][-1]
+    return below
+
+
 def painting_at(painting: np.ndarray, long_edge: int) -> np.ndarray:
     """The painting with its long edge at ``long_edge`` px (``style_scale`` 1, as a render does)."""
     scale = long_edge / max(painting.shape[:2])

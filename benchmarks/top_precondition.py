@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from benchmarks.quality_ladder import load_pair, painting_at, run_rung  # noqa: E402
+from benchmarks.quality_ladder import climb_unjudged, load_pair, painting_at  # noqa: E402
 from core.backbones import load_backbone  # noqa: E402
 from core.objective import LossSpec, WholeImageObjective, compute_targets, make_extractor, make_loss_function  # noqa: E402
 from core.optimize import minimize_lbfgs  # noqa: E402
@@ -104,11 +104,7 @@ def run_variant(extractor, spec, photo, painting, start: np.ndarray, variant: st
 def picture_below(extractor, spec, photo, painting, ladder, path: Path | None, log) -> np.ndarray:
     if path is not None and path.is_file():
         return np.load(path)
-    below = None
-    for edge, iterations in ladder:
-        rung = run_rung(extractor, spec, photo, painting_at(painting, edge), below, edge, iterations,
-                        lambda picture: {}, iterations, log)
-        below = rung["pictures"][-1]
+    below = climb_unjudged(extractor, spec, photo, painting, ladder, log)
     if path is not None:
         np.save(path, below)
     return below

@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from benchmarks.quality_ladder import load_pair, painting_at, run_rung  # noqa: E402
+from benchmarks.quality_ladder import climb_unjudged, load_pair, painting_at, run_rung  # noqa: E402
 from core.backbones import load_backbone  # noqa: E402
 from core.objective import LossSpec, make_extractor  # noqa: E402
 from hires.inputs import resize, to_tensor  # noqa: E402
@@ -65,11 +65,7 @@ def main() -> None:
     judge = Judge(backbone, photo, painting, used=spec.layer_names)
     extractor = make_extractor(backbone, spec)
     log = lambda text: print(f"{options.pair} {text}", flush=True)  # noqa: E731
-    below = None
-    for edge, iterations in BELOW:  # judged only where the top rung is
-        rung = run_rung(extractor, spec, photo, painting_at(painting, edge), below, edge, iterations,
-                        lambda picture: {}, iterations, log)
-        below = rung["pictures"][-1]
+    below = climb_unjudged(extractor, spec, photo, painting, BELOW, log)  # judged only where the top rung is
     results = {"date": time.strftime("%Y-%m-%d"), "pair": options.pair, "below": BELOW, "starts": {}}
     for kind in options.starts.split(","):
         rung = run_rung(extractor, spec, photo, painting_at(painting, TOP_PX), start_picture(kind, below, photo),
