@@ -22,6 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import numpy as np  # noqa: E402
+
 from benchmarks.quality_ladder import load_pair  # noqa: E402
 from benchmarks.plateau_report import stop_at  # noqa: E402
 from hires import images  # noqa: E402
@@ -35,9 +37,28 @@ from hires.render import render  # noqa: E402
 
 
 class Costs(SilentReporter):
-    def __init__(self) -> None:
+    """Each rung's cost and losses; with ``judge`` and ``every``, the top rung's picture judged every
+    ``every`` iterations (``readings``), so that one render shows its top rung stopped anywhere."""
+
+    def __init__(self, judge: Judge | None = None, every: int = 0) -> None:
         self.rungs: list[tuple[int, int, str, int]] = []
         self.losses: list[list[tuple[int, float]]] = []  # per rung, (iteration, loss) at each chunk's end
+        self.judge, self.every = judge, every
+        self.top = None
+        self.readings: list[dict] = []
+
+    def ladder_started(self, plans, finished=()) -> None:
+        self.top = plans[-1]
+
+    def chunk(self, plan, progress) -> None:
+        if self.judge is None or plan != self.top or progress.iteration % self.every:
+            return
+        below = cost_of([r[:2] for r in self.rungs])
+        quality = self.judge(np.clip(np.asarray(progress.image)[0], 0.0, 1.0))
+        self.readings.append({"iteration": progress.iteration, "cost_mp_evaluations":
+                              below + plan.pixels * progress.evaluations / 1e6, **quality.__dict__})
+        print(f"  top rung at {progress.iteration}: cost {self.readings[-1]['cost_mp_evaluations']:.1f}, "
+              f"style {quality.style:.4g}, layout {quality.layout:.4g}, content {quality.content:.4g}", flush=True)
 
     def rung_finished(self, result) -> None:
         done = result.history[-1] if result.history else None
@@ -78,6 +99,8 @@ def main() -> None:
                         help="a setting for every ladder, a number (e.g. coarse_step=0.1); may be repeated")
     parser.add_argument("--would-stop", default="", help="comma-separated gains: print where --stop-gain G would "
                         "have ended each rung of a run without it")
+    parser.add_argument("--judge-every", type=int, default=0, metavar="N",
+                        help="also judge the top rung's picture every N iterations (a multiple of 10)")
     options = parser.parse_args()
     results = {"date": time.strftime("%Y-%m-%d"), "runs": []}
     for pair in options.pairs.split(","):
@@ -93,19 +116,20 @@ def main() -> None:
                     settings = replace(settings, start_noise=options.start_noise)
                 settings = replace(settings, **dict((name, float(value)) for name, value in
                                                     (item.split("=", 1) for item in options.set)))
-                reporter, clock = Costs(), time.perf_counter()
-                output = Path(folder) / "out.png"
-                render(RenderJob(content, (style,), output, settings, overwrite=True, save_rungs=False), reporter,
-                       restart=True)
                 backbone, _ = choose_backbone(settings)
                 used = [settings.content_layer, *(name for name, _ in settings.style_layers)]
-                quality = Judge(backbone, images.read_image(content), images.read_image(style), used=used)(
-                    images.read_image(output))
+                judge = Judge(backbone, images.read_image(content), images.read_image(style), used=used)
+                reporter = Costs(judge if options.judge_every else None, options.judge_every)
+                output, clock = Path(folder) / "out.png", time.perf_counter()
+                render(RenderJob(content, (style,), output, settings, overwrite=True, save_rungs=False), reporter,
+                       restart=True)
+                quality = judge(images.read_image(output))
                 run = {"pair": pair, "ladder": ladder, "cost_mp_evaluations": cost_of([r[:2] for r in reporter.rungs]),
                        "stop_gain": settings.stop_gain, "start_noise": settings.start_noise,
                        "coarse_step": settings.coarse_step, "style_enlarge": settings.style_enlarge,
                        "rungs": [{"pixels": p, "evaluations": e, "stopped": s, "iterations": i, "losses": losses}
                                  for (p, e, s, i), losses in zip(reporter.rungs, reporter.losses)],
+                       "top_readings": reporter.readings,
                        "seconds": time.perf_counter() - clock, **quality.__dict__}
                 results["runs"].append(run)
                 print(f"{pair} {ladder}: cost {run['cost_mp_evaluations']:.1f} MP·eval, style {quality.style:.4g}, "

@@ -95,7 +95,8 @@ EARLIER_DEFAULT_ITERATIONS = (DefaultIterations(first=200, middle=100, top=80), 
 # The shipped configs' earlier iterations, by their rungs' sizes, newest first: a render begun
 # under one resumes under it, as for the built-in ladder (the digest decides; nothing else does).
 EARLIER_CONFIG_ITERATIONS: dict[tuple[int, ...], tuple[tuple[int, ...], ...]] = {
-    (256, 512, 1024, 2048): ((300, 150, 100, 60),),  # configs/print-2k.toml before 2026-12-06
+    (256, 512, 1024, 2048): ((200, 100, 100, 40),  # configs/print-2k.toml until 2026-12-07
+                             (300, 150, 100, 60)),  # and until 2026-12-06
 }
 
 

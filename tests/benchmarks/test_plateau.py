@@ -63,3 +63,33 @@ def test_would_stop_reads_a_renders_losses_as_the_rule_does():
     losses = [(10, 2.0), (20, 1.5), (30, 1.48), (40, 1.479)]
     assert would_stop(losses, 0.02) == 30  # 1.5 -> 1.48 gains 1.3 %
     assert would_stop(losses, 0.001) == 40  # never: the rung's end
+
+
+def test_costs_judge_only_the_top_rung_every_n_iterations_with_the_cost_so_far():
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from hires.quality import Quality
+
+    module = load("quality_defaults")
+    seen = []
+
+    def judge(picture):
+        seen.append(picture)
+        return Quality(style=0.1, layout=0.2, content=0.3)
+
+    low, top = SimpleNamespace(pixels=1_000_000), SimpleNamespace(pixels=4_000_000)
+    costs = module.Costs(judge, every=20)
+    costs.ladder_started([low, top])
+    image = np.full((1, 2, 2, 3), 1.5, np.float32)
+    progress = lambda iteration, evaluations: SimpleNamespace(  # noqa: E731
+        iteration=iteration, evaluations=evaluations, image=image)
+    costs.chunk(low, progress(20, 21))  # not the top rung
+    costs.rungs.append((1_000_000, 21, "iterations", 20))
+    costs.chunk(top, progress(10, 11))  # not a multiple of 20
+    costs.chunk(top, progress(20, 22))
+    assert [r["iteration"] for r in costs.readings] == [20]
+    assert costs.readings[0]["cost_mp_evaluations"] == pytest.approx(21 + 4 * 22)
+    assert costs.readings[0]["content"] == 0.3
+    assert seen[0].max() == 1.0  # judged as it would be written: clipped to [0, 1]
