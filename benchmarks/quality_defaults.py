@@ -7,6 +7,9 @@ later rung) is rendered by ``hires.render.render`` and its picture judged by
 JSON, and a line per render.
 
     python benchmarks/quality_defaults.py --pairs astronaut-starry --ladders default:1024@old,default:1024 --out d.json
+
+``--judge-every N`` also judges the top rung's picture every N iterations, with the cost so far,
+so that one render gives the ladder with its top rung stopped at N, 2N, ...
 """
 
 from __future__ import annotations
