@@ -47,16 +47,16 @@ class Costs(SilentReporter):
         self.rungs: list[tuple[int, int, str, int]] = []
         self.losses: list[list[tuple[int, float]]] = []  # per rung, (iteration, loss) at each chunk's end
         self.judge, self.every = judge, every
-        self.top = None
         self.readings: list[dict] = []
 
-    def ladder_started(self, plans, finished=()) -> None:
-        self.top = plans[-1]
+    def cost(self) -> float:
+        """MP-evaluations of the rungs finished so far."""
+        return cost_of([r[:2] for r in self.rungs])
 
     def chunk(self, plan, progress) -> None:
-        if self.judge is None or plan != self.top or progress.iteration % self.every:
+        if self.judge is None or plan.index != plan.count - 1 or progress.iteration % self.every:
             return
-        below = cost_of([r[:2] for r in self.rungs])
+        below = self.cost()
         quality = self.judge(np.clip(np.asarray(progress.image)[0], 0.0, 1.0))
         self.readings.append({"iteration": progress.iteration, "cost_mp_evaluations":
                               below + plan.pixels * progress.evaluations / 1e6, **quality.__dict__})
@@ -127,7 +127,7 @@ def main() -> None:
                 render(RenderJob(content, (style,), output, settings, overwrite=True, save_rungs=False), reporter,
                        restart=True)
                 quality = judge(images.read_image(output))
-                run = {"pair": pair, "ladder": ladder, "cost_mp_evaluations": cost_of([r[:2] for r in reporter.rungs]),
+                run = {"pair": pair, "ladder": ladder, "cost_mp_evaluations": reporter.cost(),
                        "stop_gain": settings.stop_gain, "start_noise": settings.start_noise,
                        "coarse_step": settings.coarse_step, "style_enlarge": settings.style_enlarge,
                        "rungs": [{"pixels": p, "evaluations": e, "stopped": s, "iterations": i, "losses": losses}

@@ -35,6 +35,7 @@ from benchmarks.quality_ladder import climb_unjudged, load_pair, painting_at  # 
 from core.backbones import load_backbone  # noqa: E402
 from core.objective import LossSpec, WholeImageObjective, compute_targets, make_extractor, make_loss_function  # noqa: E402
 from core.optimize import minimize_lbfgs  # noqa: E402
+from core.precondition import apply_gain  # noqa: E402
 from hires.inputs import resize, to_tensor  # noqa: E402
 from hires.ladder import rung_shape  # noqa: E402
 from hires.quality import Judge  # noqa: E402
@@ -60,10 +61,7 @@ class Filtered:
         return self.base.traces
 
     def apply(self, c: tf.Tensor) -> tf.Tensor:
-        height, width = c.shape[1:3]
-        planes = tf.signal.rfft2d(tf.transpose(c, [0, 3, 1, 2]))
-        out = tf.signal.irfft2d(planes * self.response, fft_length=[height, width])
-        return tf.transpose(out, [0, 2, 3, 1])
+        return apply_gain(c, self.response, c.shape)
 
     def picture(self, c: tf.Tensor) -> tf.Tensor:
         return self.x0 + self.apply(c)

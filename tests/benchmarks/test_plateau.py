@@ -79,9 +79,9 @@ def test_costs_judge_only_the_top_rung_every_n_iterations_with_the_cost_so_far()
         seen.append(picture)
         return Quality(style=0.1, layout=0.2, content=0.3)
 
-    low, top = SimpleNamespace(pixels=1_000_000), SimpleNamespace(pixels=4_000_000)
+    low = SimpleNamespace(pixels=1_000_000, index=0, count=2)
+    top = SimpleNamespace(pixels=4_000_000, index=1, count=2)
     costs = module.Costs(judge, every=20)
-    costs.ladder_started([low, top])
     image = np.full((1, 2, 2, 3), 1.5, np.float32)
     progress = lambda iteration, evaluations: SimpleNamespace(  # noqa: E731
         iteration=iteration, evaluations=evaluations, image=image)
