@@ -70,16 +70,30 @@ class Ladder:
 MIN_STEP = 1.1
 
 
+# The built-in ladder's top rung gets DefaultIterations.large_top when the rung below it is this
+# size or larger: the rung below then holds the strokes, and the top rung adds only finer texture
+# (measured on the ladder to 2048 px). A top rung above a smaller rung keeps ``top``, so that
+# --size 1100 (512 px below it) is not cut to the iterations of --size 2048.
+LARGE_BELOW_PX = 1024
+
+
 @dataclass(frozen=True)
 class DefaultIterations:
-    """The built-in ladder's iterations: its first rung, the rungs between, its top rung."""
+    """The built-in ladder's iterations: its first rung, the rungs between, its top rung, and its
+    top rung above a rung of ``LARGE_BELOW_PX`` or more (``large_top``; None: ``top``)."""
 
     first: int
     middle: int
     top: int
+    large_top: int | None = None
+
+    def top_above(self, below_px: int) -> int:
+        """The top rung's iterations when the rung below it is ``below_px``."""
+        return self.large_top if self.large_top is not None and below_px >= LARGE_BELOW_PX else self.top
 
     def __str__(self) -> str:
-        return f"{self.first} / {self.middle} / {self.top}"
+        large = f" ({self.large_top} above {LARGE_BELOW_PX} px)" if self.large_top not in (None, self.top) else ""
+        return f"{self.first} / {self.middle} / {self.top}{large}"
 
 
 # Set from measured quality per evaluation (docs/performance.md, "Quality per evaluation"): the
@@ -87,10 +101,14 @@ class DefaultIterations:
 # 60 iterations on each rung above the first, at 0.64x the earlier default's cost (100 each),
 # kept the held-out pair hardest on content within 1 % in style, 24 % closer in layout and 10 %
 # further in content; 40 cost it 21 % of its content ("Later rungs: small steps for the layout").
-DEFAULT_ITERATIONS = DefaultIterations(first=200, middle=60, top=60)
+# Above a 1024 px rung, 30 do: the ladder to 2048 px is then configs/print-2k.toml's, measured
+# whole ("print-2k over the filtered picture"); Galerne et al. 2024 also end their largest
+# renders (48.8 MP) on 30.
+DEFAULT_ITERATIONS = DefaultIterations(first=200, middle=60, top=60, large_top=30)
 # The built-in ladder's earlier iterations, newest first: a render begun under one of them
 # resumes under it (hires.plan), since its checkpoint's digest holds the ladder it began with.
-EARLIER_DEFAULT_ITERATIONS = (DefaultIterations(first=200, middle=100, top=80),  # until 2026-12-07
+EARLIER_DEFAULT_ITERATIONS = (DefaultIterations(first=200, middle=60, top=60),  # 2026-12-07, before large_top
+                              DefaultIterations(first=200, middle=100, top=80),  # until 2026-12-07
                               DefaultIterations(first=200, middle=100, top=100))  # until 2026-12-05
 # The shipped configs' earlier iterations, by their rungs' sizes, newest first: a render begun
 # under one resumes under it, as for the built-in ladder (the digest decides; nothing else does).
@@ -114,7 +132,7 @@ def default_rungs(size_px: int, iterations: DefaultIterations = DEFAULT_ITERATIO
         edge *= 2
     sizes.append(size_px)
     last = len(sizes) - 1
-    counts = [iterations.first if i == 0 else iterations.top if i == last else iterations.middle
+    counts = [iterations.first if i == 0 else iterations.top_above(sizes[i - 1]) if i == last else iterations.middle
               for i in range(len(sizes))]
     return tuple(Rung(px, count) for px, count in zip(sizes, counts))
 

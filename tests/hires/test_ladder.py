@@ -55,12 +55,31 @@ def test_default_rungs_start_at_256():
 
 
 def test_default_rungs_give_the_first_rung_the_most_and_the_top_its_own_count():
-    assert [r.iterations for r in default_rungs(2048)] == [200, 60, 60, 60]
+    assert [r.iterations for r in default_rungs(1024)] == [200, 60, 60]
     assert [r.iterations for r in default_rungs(512)] == [200, 60]
     assert [r.iterations for r in default_rungs(256)] == [200]  # one rung: it starts from the photograph
     custom = default_rungs(4096, DefaultIterations(first=7, middle=3, top=5))
     assert [r.iterations for r in custom] == [7, 3, 3, 3, 5]
     assert [r.iterations for r in default_rungs(100, DefaultIterations(7, 3, 5))] == [7]
+
+
+def test_default_rungs_give_a_top_rung_above_1024_px_its_own_count():
+    assert [r.iterations for r in default_rungs(2048)] == [200, 60, 60, 30]  # configs/print-2k.toml's
+    assert [r.iterations for r in default_rungs(1500)] == [200, 60, 60, 30]
+    assert [r.iterations for r in default_rungs(8192)] == [200, 60, 60, 60, 60, 30]
+    # Above a 512 px rung the top keeps its count, however large it is.
+    assert [r.iterations for r in default_rungs(1100)] == [200, 60, 60]
+    counts = DefaultIterations(first=7, middle=3, top=5, large_top=2)
+    assert [r.iterations for r in default_rungs(2048, counts)] == [7, 3, 3, 2]
+    assert [r.iterations for r in default_rungs(1024, counts)] == [7, 3, 5]
+    assert str(counts) == "7 / 3 / 5 (2 above 1024 px)" and str(DefaultIterations(7, 3, 5)) == "7 / 3 / 5"
+
+
+def test_the_default_ladder_before_its_large_top_is_listed_for_resume():
+    # A --size 2048 render begun under 200 / 60 / 60 / 60 resumes on it (hires.plan tries these).
+    from hires.ladder import EARLIER_DEFAULT_ITERATIONS
+    assert [r.iterations for r in default_rungs(2048, EARLIER_DEFAULT_ITERATIONS[0])] == [200, 60, 60, 60]
+    assert [r.iterations for r in default_rungs(1024, EARLIER_DEFAULT_ITERATIONS[1])] == [200, 100, 80]
 
 
 def test_default_rungs_override_nothing():
