@@ -90,6 +90,14 @@ def settings_for(ladder: str):
     return settings
 
 
+def _setting(name: str, value: str) -> tuple[str, float | str]:
+    """``--set NAME=VALUE``: a number where it reads as one, else the word (pooling=blur)."""
+    try:
+        return name, float(value)
+    except ValueError:
+        return name, value
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", required=True)
@@ -99,7 +107,8 @@ def main() -> None:
     parser.add_argument("--stop-gain", type=float, help="stop_gain for every ladder (default: each ladder's own)")
     parser.add_argument("--start-noise", type=float, help="start_noise for every ladder (default: each ladder's own)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="a setting for every ladder, a number (e.g. coarse_step=0.1); may be repeated")
+                        help="a setting for every ladder, a number (e.g. coarse_step=0.1) or a name "
+                        "(pooling=blur); may be repeated")
     parser.add_argument("--would-stop", default="", help="comma-separated gains: print where --stop-gain G would "
                         "have ended each rung of a run without it")
     parser.add_argument("--judge-every", type=int, default=0, metavar="N",
@@ -117,7 +126,7 @@ def main() -> None:
                     settings = replace(settings, stop_gain=options.stop_gain)
                 if options.start_noise is not None:
                     settings = replace(settings, start_noise=options.start_noise)
-                settings = replace(settings, **dict((name, float(value)) for name, value in
+                settings = replace(settings, **dict(_setting(name, value) for name, value in
                                                     (item.split("=", 1) for item in options.set)))
                 backbone, _ = choose_backbone(settings)
                 used = [settings.content_layer, *(name for name, _ in settings.style_layers)]

@@ -93,3 +93,9 @@ def test_costs_judge_only_the_top_rung_every_n_iterations_with_the_cost_so_far()
     assert costs.readings[0]["cost_mp_evaluations"] == pytest.approx(21 + 4 * 22)
     assert costs.readings[0]["content"] == 0.3
     assert seen[0].max() == 1.0  # judged as it would be written: clipped to [0, 1]
+
+
+def test_set_reads_numbers_as_numbers_and_names_as_names():
+    setting = load("quality_defaults")._setting
+    assert setting("coarse_step", "0.1") == ("coarse_step", 0.1)
+    assert setting("upsample", "lanczos3") == ("upsample", "lanczos3")
