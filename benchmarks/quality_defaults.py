@@ -61,7 +61,8 @@ class Costs(SilentReporter):
         self.readings.append({"iteration": progress.iteration, "cost_mp_evaluations":
                               below + plan.pixels * progress.evaluations / 1e6, **quality.__dict__})
         print(f"  top rung at {progress.iteration}: cost {self.readings[-1]['cost_mp_evaluations']:.1f}, "
-              f"style {quality.style:.4g}, layout {quality.layout:.4g}, content {quality.content:.4g}", flush=True)
+              f"style {quality.style:.4g}, layout {quality.layout:.4g}, content {quality.content:.4g}, "
+              f"grid {quality.grid:.4g}", flush=True)
 
     def rung_finished(self, result) -> None:
         done = result.history[-1] if result.history else None
@@ -139,13 +140,14 @@ def main() -> None:
                 run = {"pair": pair, "ladder": ladder, "cost_mp_evaluations": reporter.cost(),
                        "stop_gain": settings.stop_gain, "start_noise": settings.start_noise,
                        "coarse_step": settings.coarse_step, "style_enlarge": settings.style_enlarge,
+                       "upsample": settings.ladder.upsample,
                        "rungs": [{"pixels": p, "evaluations": e, "stopped": s, "iterations": i, "losses": losses}
                                  for (p, e, s, i), losses in zip(reporter.rungs, reporter.losses)],
                        "top_readings": reporter.readings,
                        "seconds": time.perf_counter() - clock, **quality.__dict__}
                 results["runs"].append(run)
                 print(f"{pair} {ladder}: cost {run['cost_mp_evaluations']:.1f} MP·eval, style {quality.style:.4g}, "
-                      f"layout {quality.layout:.4g}, content {quality.content:.4g}, "
+                      f"layout {quality.layout:.4g}, content {quality.content:.4g}, grid {quality.grid:.4g}, "
                       f"iterations {[r[3] for r in reporter.rungs]} ({run['seconds']:.0f} s)", flush=True)
                 for gain in filter(None, options.would_stop.split(",")):
                     ends = [would_stop(losses, float(gain)) for losses in reporter.losses]

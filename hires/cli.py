@@ -202,7 +202,7 @@ def render(
     content_layer: Annotated[Optional[str], typer.Option(help="Layer of the content term. [default: block4_conv2]")] = None,
     style_layers: Annotated[Optional[str], typer.Option(help="Layers of the style term with weights, e.g. block1_conv1:1,block3_conv1:0.5 (weight 1 when omitted). [default: block1_conv1 ... block5_conv1, equal]")] = None,
     pooling: Annotated[Optional[Pooling], typer.Option(help="avg (the paper's) or max. [default: avg]")] = None,
-    upsample: Annotated[Optional[Upsample], typer.Option(help="How a rung's result is enlarged for the next. [default: bicubic]")] = None,
+    upsample: Annotated[Optional[Upsample], typer.Option(help="How a rung's result is enlarged for the next: bandlimited is bicubic without the copies of the rung's finest texture above its band, which would lock that texture to a grid of 2 px cells. [default: bandlimited]")] = None,
     precision: Annotated[Optional[Precision], typer.Option(help="The network's arithmetic: float32, or bfloat16 (mixed precision, for GPUs with bfloat16 tensor cores; Gram matrices, losses and L-BFGS stay float32). [default: float32]")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Seed of the noise initial image and of --start-noise. [default: 0]")] = None,
     print_size: Annotated[Optional[str], typer.Option("--print", help="Print size, e.g. 24x36in, 50x70cm, 210x297mm: the photograph is fitted inside (the box turned to its orientation) at --dpi.")] = None,
@@ -687,10 +687,11 @@ def bench_ladder(
         typer.echo(f"  both pictures shrunk to {rungs[0].long_edge_px} px (the layout of the whole): loss "
                    f"{single.coarse_loss:.4g} single, {ladder.coarse_loss:.4g} ladder")
     typer.echo("judged on layers the objective does not use (lower is better), at the cost each run spent:")
-    typer.echo(f"  {'':>6}  {'style':>8}  {'layout':>8}  {'content':>8}  {'MP·eval':>8}")
+    typer.echo(f"  {'':>6}  {'style':>8}  {'layout':>8}  {'content':>8}  {'grid':>8}  {'MP·eval':>8}")
     for curve in (single, ladder):
         q = curve.quality
-        typer.echo(f"  {curve.name:>6}  {q.style:>8.4g}  {q.layout:>8.4g}  {q.content:>8.4g}  {curve.cost:>8.1f}")
+        typer.echo(f"  {curve.name:>6}  {q.style:>8.4g}  {q.layout:>8.4g}  {q.content:>8.4g}  {q.grid:>8.4g}  "
+                   f"{curve.cost:>8.1f}")
     if json_path is not None:
         data = {c.name: {"seconds": c.seconds, "losses": c.losses, "loss_at_first_size": c.coarse_loss,
                          "cpu_share": c.cpu_share, "quality": c.quality.__dict__,

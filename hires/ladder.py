@@ -15,7 +15,13 @@ from hires.errors import HiresError
 
 FIRST_RUNG_PX = 256
 OPTIMIZERS = ("lbfgs", "adam")
-UPSAMPLE_METHODS = ("bicubic", "bilinear", "lanczos3", "nearest")
+UPSAMPLE_METHODS = ("bandlimited", "bicubic", "bilinear", "lanczos3", "nearest")
+# bandlimited: bicubic without the copies of the rung's finest texture that any interpolation
+# adds above the rung's own band; they lock that texture to a grid of 2x2 px cells, which later
+# rungs enlarge into 4, 8 and 16 px cells (hires.inputs.enlarge; docs/performance.md,
+# "Enlarging without a grid"). bicubic was the default until 2026-12-07.
+DEFAULT_UPSAMPLE = "bandlimited"
+EARLIER_DEFAULT_UPSAMPLE = "bicubic"
 
 
 @dataclass(frozen=True)
@@ -52,7 +58,7 @@ class Ladder:
     style_scale: float = 1.0
     correction_pairs: int = 10
     optimizer: str = "lbfgs"
-    upsample: str = "bicubic"
+    upsample: str = DEFAULT_UPSAMPLE
 
     def resolve(self, index: int) -> Rung:
         """Rung ``index`` with every ``None`` replaced by the ladder's value."""

@@ -28,7 +28,8 @@ from hires.devices import DeviceSet, find_devices
 from hires.errors import HiresError
 from hires.inputs import Inputs, read_inputs
 from hires.job import RenderJob, RungPlan
-from hires.ladder import EARLIER_CONFIG_ITERATIONS, EARLIER_DEFAULT_ITERATIONS, Ladder, Rung, rung_shape
+from hires.ladder import (DEFAULT_UPSAMPLE, EARLIER_CONFIG_ITERATIONS, EARLIER_DEFAULT_ITERATIONS,
+                          EARLIER_DEFAULT_UPSAMPLE, Ladder, Rung, rung_shape)
 from hires.outputs import check_output_format, check_outputs, input_files
 from hires.printsize import PrintTarget
 from hires.resume import Resume, decide
@@ -192,15 +193,18 @@ _CHANGED_DEFAULTS = (
 def _earlier_settings(job: RenderJob, settings: RenderSettings,
                       shape: tuple[int, int]) -> Iterator[tuple[str, RenderSettings]]:
     """Each earlier version of ``settings`` the job's command gave, newest first, with words naming
-    it: its ladder's and each changed default's (``_CHANGED_DEFAULTS``), alone and together."""
+    it: its ladder's, its enlargement's and each changed default's (``_CHANGED_DEFAULTS``), alone
+    and together."""
     choices = [_given_or_earlier(getattr(settings, name), default, earlier, words)
                for name, default, earlier, words in _CHANGED_DEFAULTS]
     ladders = [("", settings.ladder), *_earlier_ladders(job, shape)]
-    for (ladder_words, ladder), *values in itertools.product(ladders, *choices):
-        words = " and ".join(filter(None, (ladder_words, *(value_words for value_words, _ in values))))
+    upsamples = _given_or_earlier(settings.ladder.upsample, DEFAULT_UPSAMPLE, EARLIER_DEFAULT_UPSAMPLE,
+                                  f"hires' earlier default of {EARLIER_DEFAULT_UPSAMPLE} enlargement")
+    for (ladder_words, ladder), upsample, *values in itertools.product(ladders, upsamples, *choices):
+        words = " and ".join(filter(None, (ladder_words, *(value_words for value_words, _ in (upsample, *values)))))
         if words:
             changed = {name: value for (name, *_), (_, value) in zip(_CHANGED_DEFAULTS, values)}
-            yield words, replace(settings, ladder=ladder, **changed)
+            yield words, replace(settings, ladder=replace(ladder, upsample=upsample[1]), **changed)
 
 
 def _given_or_earlier(value: Any, default: Any, earlier: Any, words: str) -> list[tuple[str, Any]]:

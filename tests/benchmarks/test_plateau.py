@@ -77,7 +77,7 @@ def test_costs_judge_only_the_top_rung_every_n_iterations_with_the_cost_so_far()
 
     def judge(picture):
         seen.append(picture)
-        return Quality(style=0.1, layout=0.2, content=0.3)
+        return Quality(style=0.1, layout=0.2, content=0.3, grid=0.02)
 
     low = SimpleNamespace(pixels=1_000_000, index=0, count=2)
     top = SimpleNamespace(pixels=4_000_000, index=1, count=2)

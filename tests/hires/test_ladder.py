@@ -199,7 +199,7 @@ def test_resolve_leaves_no_none_and_keeps_size_and_iterations():
 def test_default_ladder_values():
     ladder = Ladder(rungs=(Rung(256, 1),))
     assert (ladder.content_weight, ladder.style_weight, ladder.tv_weight, ladder.style_scale,
-            ladder.correction_pairs, ladder.optimizer, ladder.upsample) == (1.0, 10.0, 0.0, 1.0, 10, "lbfgs", "bicubic")
+            ladder.correction_pairs, ladder.optimizer, ladder.upsample) == (1.0, 10.0, 0.0, 1.0, 10, "lbfgs", "bandlimited")
 
 
 # ---------------------------------------------------------------------------------------------

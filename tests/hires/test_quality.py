@@ -31,3 +31,21 @@ def test_the_painting_is_at_no_style_distance_and_the_photograph_at_no_content_d
 def test_cost_is_megapixel_evaluations():
     assert cost_of([(1_000_000, 10), (250_000, 4)]) == pytest.approx(11.0)
     assert cost_of([]) == 0.0
+
+
+def test_the_grid_is_what_enlarging_2x2_px_cells_leaves_and_no_texture_has():
+    from hires.quality import pixel_grid
+
+    texture = noise_image(64, 64, 3)[0]
+    cells = np.repeat(np.repeat(texture, 2, axis=0), 2, axis=1)  # each pixel a 2x2 px cell
+    assert pixel_grid(texture) < 0.05
+    assert pixel_grid(cells) > 0.5
+    assert pixel_grid(np.roll(cells, 1, axis=(0, 1))) > 0.5  # wherever the cells start
+    assert pixel_grid(np.full((16, 16, 3), 0.5)) == 0.0  # flat: nothing to vary
+
+
+def test_the_judge_reports_the_grid(tiny):
+    photo, painting = smooth_image(48, 64, 1)[0], noise_image(48, 64, 2)[0]
+    judge = Judge(tiny, photo, painting, used=LossSpec().layer_names)
+    cells = np.repeat(np.repeat(painting[::2, ::2], 2, axis=0), 2, axis=1)
+    assert judge(cells).grid > 10 * judge(painting).grid

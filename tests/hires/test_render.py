@@ -21,7 +21,7 @@ from hires import images
 from hires.config import default_settings, load_config
 from hires.errors import HiresError
 from hires.ladder import Ladder, Rung
-from hires.inputs import resize, rung_start, to_tensor
+from hires.inputs import enlarge, resize, rung_start, to_tensor
 from hires.job import RenderJob
 from hires.outputs import contact_sheet_path, rungs_folder
 from hires.plan import WEIGHTS_ENV, choose_backbone, plan_ladder
@@ -201,7 +201,7 @@ def test_the_first_rung_starts_from_the_content_image(two_rungs):
 
 def test_the_second_rung_starts_from_the_first_rungs_result_upsampled(two_rungs):
     first = two_rungs.result.rungs[0].image
-    upsampled = resize(to_tensor(first), 48, 64, "bicubic").numpy()
+    upsampled = enlarge(to_tensor(first), 48, 64, "bandlimited").numpy()  # the default
     np.testing.assert_allclose(two_rungs.starts[1], upsampled, atol=1e-6)
     content = resize(to_tensor(images.read_image(two_rungs.content)), 48, 64).numpy()
     assert np.abs(two_rungs.starts[1] - content).mean() > 0.01  # not the content again
@@ -214,7 +214,7 @@ def test_start_noise_is_seeded_by_the_seed_and_the_rung_and_kept_in_range():
     below = tf.constant(smooth_image(16, 16, 0))
     plain = replace(default_settings(), start_noise=0.0)
     noisy = replace(plain, start_noise=0.1)
-    enlarged = resize(below, 32, 32, "bicubic").numpy()
+    enlarged = enlarge(below, 32, 32, plain.ladder.upsample).numpy()
     np.testing.assert_array_equal(rung_start(plain, below, 1, 32, 32).numpy(), enlarged)
     first = rung_start(noisy, below, 1, 32, 32).numpy()
     np.testing.assert_array_equal(first, rung_start(noisy, below, 1, 32, 32).numpy())  # a resume starts alike
@@ -222,6 +222,34 @@ def test_start_noise_is_seeded_by_the_seed_and_the_rung_and_kept_in_range():
     assert 0.05 < np.std(first - enlarged) < 0.1  # about 0.1 where nothing was clipped
     assert not np.array_equal(first, rung_start(noisy, below, 2, 32, 32).numpy())
     assert not np.array_equal(first, rung_start(replace(noisy, seed=1), below, 1, 32, 32).numpy())
+
+
+def _two_px_grid(picture: np.ndarray) -> float:
+    """How much neighbouring pixels' differences alternate along rows and columns (0: not at all):
+    the 2 px grid that interpolation draws into a texture at the enlarged picture's band."""
+    grid = []
+    for axis in (0, 1):
+        steps = np.abs(np.diff(picture[0], axis=axis)).mean(axis=(1 - axis, 2))
+        even, odd = steps[0:len(steps) - 1:2].mean(), steps[1::2].mean()
+        grid.append(abs(even - odd) / (even + odd))
+    return float(np.mean(grid))
+
+
+def test_bandlimited_enlargement_draws_no_grid_into_the_finest_texture():
+    below = tf.constant(noise_image(64, 64, 0))  # texture up to the rung's own band, as a rung ends
+    bicubic = enlarge(below, 128, 128, "bicubic").numpy()
+    bandlimited = enlarge(below, 128, 128, "bandlimited").numpy()
+    assert _two_px_grid(bicubic) > 0.2
+    assert _two_px_grid(bandlimited) < 0.02
+    assert bandlimited.shape == (1, 128, 128, 3) and bandlimited.min() >= 0.0 and bandlimited.max() <= 1.0
+
+
+def test_bandlimited_enlargement_keeps_what_the_rung_below_holds():
+    below = tf.constant(smooth_image(48, 64, 0))  # nothing near its band: bicubic adds no copies
+    for height, width in ((96, 128), (72, 96)):  # doubling, and a 1.5x step
+        np.testing.assert_allclose(enlarge(below, height, width, "bandlimited").numpy(),
+                                   resize(below, height, width, "bicubic").numpy(), atol=0.01)
+    np.testing.assert_array_equal(enlarge(below, 48, 64, "bandlimited").numpy(), below.numpy())
 
 
 def test_later_lbfgs_rungs_run_over_the_filter_from_the_rung_below_s_band(tiny):

@@ -555,6 +555,29 @@ def test_a_render_begun_under_a_setting_s_earlier_default_resumes_under_it(pair,
     np.testing.assert_allclose(images.read_image(before.output), images.read_image(whole.output), atol=2 / 255)
 
 
+def test_a_render_begun_under_the_earlier_default_enlargement_resumes_under_it(pair, tmp_path):
+    """The default enlargement between rungs changed on 2026-12-07 (bicubic to bandlimited): a
+    render begun under bicubic resumes under it with the same command; bilinear is another render."""
+    from hires.ladder import DEFAULT_UPSAMPLE, EARLIER_DEFAULT_UPSAMPLE
+
+    def enlarged_by(upsample):
+        settings = _settings()
+        return replace(settings, ladder=replace(settings.ladder, upsample=upsample))
+
+    content, style = pair
+    before = RenderJob(content, (style,), tmp_path / "out.png", enlarged_by(EARLIER_DEFAULT_UPSAMPLE))
+    whole = replace(before, output=tmp_path / "whole.png")
+    render(whole)
+    with pytest.raises(KeyboardInterrupt):
+        render(before, _StopAt(1, 1), checkpoint_seconds=3600)
+    with pytest.raises(HiresError, match="--restart"):
+        render(replace(before, settings=enlarged_by("bilinear")))
+    recording = _Recording()
+    render(replace(before, settings=enlarged_by(DEFAULT_UPSAMPLE)), recording)
+    assert any("earlier default of bicubic enlargement" in m for m in recording.messages), recording.messages
+    np.testing.assert_allclose(images.read_image(before.output), images.read_image(whole.output), atol=2 / 255)
+
+
 def test_a_render_with_start_noise_resumes_to_the_same_picture(pair, uninterrupted, tmp_path):
     """The noise is drawn again when a rung starts over (from the checkpoint of the rung below's
     end) and not at all mid-rung: either way the resumed picture is the uninterrupted one."""
