@@ -1,8 +1,8 @@
 """Two ladders rendered as hires renders them, judged as a viewer sees them, with their cost.
 
 For each pair, each ladder (a config file, or ``default:SIZE`` for the built-in ladder to that
-size, with ``@old`` for the built-in ladder's previous iterations, 200 at 256 px and 100 on every
-later rung) is rendered by ``hires.render.render`` and its picture judged by
+size, with ``@old`` for the built-in ladder until 2026-12-05: 200 iterations at 256 px and 100 on
+every later rung, on pixels, enlarged by bicubic) is rendered by ``hires.render.render`` and its picture judged by
 ``hires.quality.Judge``; the cost is the evaluations times megapixels of every rung. Written as
 JSON, and a line per render.
 
@@ -32,7 +32,7 @@ from benchmarks.plateau_report import stop_at  # noqa: E402
 from hires import images  # noqa: E402
 from hires.config import default_settings, load_config  # noqa: E402
 from hires.job import RenderJob, SilentReporter  # noqa: E402
-from hires.ladder import EARLIER_DEFAULT_ITERATIONS, Ladder, default_rungs  # noqa: E402
+from hires.ladder import EARLIER_DEFAULT_ITERATIONS, EARLIER_DEFAULT_UPSAMPLE, Ladder, default_rungs  # noqa: E402
 from hires.plan import choose_backbone  # noqa: E402
 from hires.quality import Judge, cost_of  # noqa: E402
 from hires.render import render  # noqa: E402
@@ -87,7 +87,8 @@ def settings_for(ladder: str):
     settings = replace(default_settings(int(size)), backbone="vgg16-hed")
     if era == "old":
         old = default_rungs(int(size), EARLIER_DEFAULT_ITERATIONS[-1])  # the built-in ladder until 2026-12-05
-        settings = replace(settings, ladder=Ladder(rungs=old), stop_gain=0.0, style_enlarge=1.0, coarse_step=1.0)
+        settings = replace(settings, ladder=Ladder(rungs=old, upsample=EARLIER_DEFAULT_UPSAMPLE), stop_gain=0.0,
+                           style_enlarge=1.0, coarse_step=1.0)
     return settings
 
 

@@ -99,3 +99,12 @@ def test_set_reads_numbers_as_numbers_and_names_as_names():
     setting = load("quality_defaults")._setting
     assert setting("coarse_step", "0.1") == ("coarse_step", 0.1)
     assert setting("upsample", "lanczos3") == ("upsample", "lanczos3")
+
+
+def test_the_old_default_is_the_built_in_ladder_until_2026_12_05_whole():
+    """``default:SIZE@old`` is the baseline issue 20 is judged against: 200 / 100 / 100 on pixels,
+    enlarged by bicubic, every iteration run; a later default must not creep into it."""
+    settings = load("quality_defaults").settings_for("default:1024@old")
+    assert [(r.long_edge_px, r.iterations) for r in settings.ladder.rungs] == [(256, 200), (512, 100), (1024, 100)]
+    assert settings.ladder.upsample == "bicubic"
+    assert (settings.coarse_step, settings.stop_gain, settings.style_enlarge) == (1.0, 0.0, 1.0)
