@@ -445,7 +445,7 @@ def test_without_config_size_builds_the_default_ladder(size, sizes):
 
 def test_without_config_iterations_adjust_the_last_rung():
     settings = build_settings(None, 1024, 33, style_weight=2.0)
-    assert [r.iterations for r in _ladder(settings).rungs] == [200, 60, 33]
+    assert [r.iterations for r in _ladder(settings).rungs] == [200, 100, 33]
     assert {r.style_weight for r in _resolved(settings)} == {2.0}
 
 
