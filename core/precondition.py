@@ -38,7 +38,7 @@ class Preconditioner:
         if not 0 < band <= 0.5:
             raise ValueError(f"band must be in (0, 0.5] cycles per pixel, not {band}")
         self.height, self.width = height, width
-        radius = np.hypot(np.fft.fftfreq(height)[:, None], np.fft.rfftfreq(width)[None, :])
+        radius = radial_frequency(height, width)
         gain = np.maximum(np.minimum(radius / band, 1.0), coarse_step)
         self._gain = tf.constant(gain, tf.complex64)
         self._inverse = tf.constant(1.0 / gain, tf.complex64)
@@ -70,6 +70,12 @@ def apply_gain(image: tf.Tensor, gain: tf.Tensor, shape) -> tf.Tensor:
     planes = tf.transpose(tf.reshape(image, shape), [0, 3, 1, 2])
     out = tf.signal.irfft2d(tf.signal.rfft2d(planes) * gain, fft_length=tf.stack([height, width]))
     return tf.reshape(tf.transpose(out, [0, 2, 3, 1]), tf.shape(image))
+
+
+def radial_frequency(height: int, width: int) -> np.ndarray:
+    """Each of ``rfft2d``'s frequencies for an ``height`` x ``width`` image, in cycles per pixel,
+    ``(H, W // 2 + 1)``: where a filter's gain is placed."""
+    return np.hypot(np.fft.fftfreq(height)[:, None], np.fft.rfftfreq(width)[None, :])
 
 
 def band_below(long_edge_below: int, long_edge: int) -> float:

@@ -13,7 +13,7 @@ from typing import Callable, Sequence
 import numpy as np
 import tensorflow as tf
 
-from core.precondition import apply_gain, band_below
+from core.precondition import apply_gain, band_below, radial_frequency
 from hires import colour, images
 from hires.config import RenderSettings
 from hires.errors import HiresError
@@ -88,7 +88,7 @@ def band_limit(image: tf.Tensor, band: float) -> tf.Tensor:
     pad = min(MIRROR_PX, height, width)
     padded = tf.pad(image, [[0, 0], [pad, pad], [pad, pad], [0, 0]], mode="SYMMETRIC")
     shape = [1, height + 2 * pad, width + 2 * pad, 3]
-    radius = np.hypot(np.fft.fftfreq(shape[1])[:, None], np.fft.rfftfreq(shape[2])[None, :])
+    radius = radial_frequency(shape[1], shape[2])
     rolled = np.clip((radius - ROLL_OFF_FROM * band) / ((1 - ROLL_OFF_FROM) * band), 0.0, 1.0)
     gain = tf.constant(0.5 * (1 + np.cos(np.pi * rolled)), tf.complex64)
     filtered = apply_gain(padded, gain, shape)[:, pad:pad + height, pad:pad + width, :]
