@@ -92,12 +92,15 @@ def settings_for(ladder: str):
     return settings
 
 
-def _setting(name: str, value: str) -> tuple[str, float | str]:
-    """``--set NAME=VALUE``: a number where it reads as one, else the word (pooling=blur)."""
-    try:
-        return name, float(value)
-    except ValueError:
-        return name, value
+def _setting(name: str, value: str) -> tuple[str, int | float | str]:
+    """``--set NAME=VALUE``: a whole number where it reads as one (chunk_iterations=2), else a
+    number (coarse_step=0.1), else the word (pooling=blur)."""
+    for kind in (int, float):
+        try:
+            return name, kind(value)
+        except ValueError:
+            pass
+    return name, value
 
 
 def main() -> None:

@@ -280,6 +280,12 @@ def _pairs(plan) -> str:
     return str(plan.memory.correction_pairs) if plan.rung.optimizer == "lbfgs" else "-"
 
 
+def _own_weights(rung, ladder) -> list[str]:
+    """The loss weights a resolved rung holds other than the ladder's, in words."""
+    return [f"{name.replace('_', ' ')} {getattr(rung, name):g} (the ladder's: {getattr(ladder, name):g})"
+            for name in ("content_weight", "style_weight", "tv_weight") if getattr(rung, name) != getattr(ladder, name)]
+
+
 def _print_plan(job, *, restart: bool = False) -> None:
     from hires.display import format_seconds
     from hires.plan import make_plan
@@ -305,6 +311,8 @@ def _print_plan(job, *, restart: bool = False) -> None:
                    f"{p.memory_bytes / 2**30:>6.2f} GiB  {format_seconds(seconds):>7}")
         if p.memory.note:
             typer.echo(f"      rung {p.index + 1}: {p.memory.note}")
+        for words in _own_weights(p.rung, ready.ladder):
+            typer.echo(f"      rung {p.index + 1}: {words}")
     xla = [str(p.index + 1) for p in ready.rungs if p.xla]
     loop = [str(p.index + 1) for p in ready.rungs if p.compiled_loop]
     typer.echo(f"compiled: XLA on {'rungs ' + ', '.join(xla) if xla else 'no rung'}; the L-BFGS loop on "

@@ -438,7 +438,8 @@ def final_ladder(settings: RenderSettings, content_shape: tuple[int, int] | None
     if ladder.rungs:
         ladder = adjust_last_rung(ladder, size_px=size, iterations=settings.iterations)
     else:
-        rungs = default_rungs(size if size is not None else DEFAULT_SIZE_PX, defaults or DEFAULT_ITERATIONS)
+        rungs = default_rungs(size if size is not None else DEFAULT_SIZE_PX, defaults or DEFAULT_ITERATIONS,
+                              ladder.content_weight)
         ladder = adjust_last_rung(replace(ladder, rungs=rungs), size_px=None, iterations=settings.iterations)
     check_ladder(ladder, "the ladder")
     return ladder, target

@@ -101,6 +101,12 @@ def test_set_reads_numbers_as_numbers_and_names_as_names():
     assert setting("upsample", "lanczos3") == ("upsample", "lanczos3")
 
 
+def test_set_reads_whole_numbers_as_integers_for_integer_settings():
+    # chunk_iterations=2 as 2.0 reached TFP's loop as a float bound and failed there.
+    name, value = load("quality_defaults")._setting("chunk_iterations", "2")
+    assert (name, value, type(value)) == ("chunk_iterations", 2, int)
+
+
 def test_the_old_default_is_the_built_in_ladder_until_2026_12_05_whole():
     """``default:SIZE@old`` is the baseline issue 20 is judged against: 200 / 100 / 100 on pixels,
     enlarged by bicubic, every iteration run; a later default must not creep into it."""

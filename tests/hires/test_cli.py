@@ -237,6 +237,19 @@ def test_plan_prints_the_rungs_and_writes_nothing(tmp_path, inputs):
     assert file_tree(tmp_path) == before
 
 
+@pytest.mark.parametrize("options, note", [
+    ([], "rung 2: content weight 3 (the ladder's: 1)"),  # the built-in ladder's rung below a 1024 px top
+    (["--content-weight", "2"], "rung 2: content weight 6 (the ladder's: 2)"),
+])
+def test_plan_names_a_rungs_own_loss_weight(tmp_path, inputs, options, note):
+    content, style, _ = inputs
+    result = _render(content, style, "-o", tmp_path / "out.png", "--size", "1024", "--backbone", "tiny", "--plan",
+                     *options)
+    assert result.exit_code == 0, result.output
+    notes = [line.strip() for line in result.stdout.splitlines() if " weight " in line]
+    assert notes == [note], result.stdout
+
+
 @pytest.mark.parametrize("options, says", [([], True), (["--stop-gain", "0"], False)])
 def test_plan_says_when_rungs_may_stop_early(tmp_path, inputs, options, says):
     from hires.config import DEFAULT_STOP_GAIN

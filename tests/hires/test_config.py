@@ -445,8 +445,15 @@ def test_without_config_size_builds_the_default_ladder(size, sizes):
 
 def test_without_config_iterations_adjust_the_last_rung():
     settings = build_settings(None, 1024, 33, style_weight=2.0)
-    assert [r.iterations for r in _ladder(settings).rungs] == [200, 100, 33]
+    assert [r.iterations for r in _ladder(settings).rungs] == [200, 60, 33]
     assert {r.style_weight for r in _resolved(settings)} == {2.0}
+
+
+def test_without_config_content_weight_scales_the_rung_below_a_small_top_too():
+    # The built-in 512 px rung below a 1024 px top weighs content 3x the ladder's: a user's
+    # --content-weight moves it with the others rather than leaving it at 3.
+    assert [r.content_weight for r in _resolved(build_settings(None, 1024, None))] == [1.0, 3.0, 1.0]
+    assert [r.content_weight for r in _resolved(build_settings(None, 1024, None, content_weight=0.5))] == [0.5, 1.5, 0.5]
 
 
 def test_config_without_rungs_and_size_builds_the_default_ladder(tmp_path):

@@ -55,7 +55,7 @@ def test_default_rungs_start_at_256():
 
 
 def test_default_rungs_give_the_first_rung_the_most_and_the_top_its_own_count():
-    assert [r.iterations for r in default_rungs(1024)] == [200, 100, 60]
+    assert [r.iterations for r in default_rungs(1024)] == [200, 60, 60]
     assert [r.iterations for r in default_rungs(512)] == [200, 60]
     assert [r.iterations for r in default_rungs(256)] == [200]  # one rung: it starts from the photograph
     custom = default_rungs(4096, DefaultIterations(first=7, middle=3, top=5))
@@ -67,36 +67,43 @@ def test_default_rungs_give_a_top_rung_above_1024_px_its_own_count():
     assert [r.iterations for r in default_rungs(2048)] == [200, 60, 60, 30]  # configs/print-2k.toml's
     assert [r.iterations for r in default_rungs(1500)] == [200, 60, 60, 30]
     assert [r.iterations for r in default_rungs(8192)] == [200, 60, 60, 60, 60, 30]
-    # Above a 512 px rung the top keeps its count, however large it is, and the rung below gets more.
-    assert [r.iterations for r in default_rungs(1100)] == [200, 100, 60]
+    # Above a 512 px rung the top keeps its count, however large it is.
+    assert [r.iterations for r in default_rungs(1100)] == [200, 60, 60]
     counts = DefaultIterations(first=7, middle=3, top=5, large_top=2)
     assert [r.iterations for r in default_rungs(2048, counts)] == [7, 3, 3, 2]
     assert [r.iterations for r in default_rungs(1024, counts)] == [7, 3, 5]
     assert str(counts) == "7 / 3 / 5 (2 above 1024 px)" and str(DefaultIterations(7, 3, 5)) == "7 / 3 / 5"
 
 
-def test_default_rungs_give_the_rung_below_a_small_top_its_own_count():
-    """--size 1024's 512 px rung makes the layout its top rung keeps: it gets ``under_top``."""
-    assert [r.iterations for r in default_rungs(1024)] == [200, 100, 60]
-    assert [r.iterations for r in default_rungs(512)] == [200, 60]  # the rung below is the first
-    assert [r.iterations for r in default_rungs(4096)] == [200, 60, 60, 60, 30]  # its top is above 2048 px
-    counts = DefaultIterations(first=7, middle=3, top=5, large_top=2, under_top=4)
+def test_default_rungs_give_the_rung_below_a_small_top_its_own_count_and_content_weight():
+    """--size 1024's 512 px rung makes the picture its top rung starts from: it gets ``under_top``
+    iterations and weighs content ``under_top_content`` times the ladder's weight."""
+    assert [r.content_weight for r in default_rungs(1024)] == [None, 3.0, None]
+    assert [r.content_weight for r in default_rungs(1024, content_weight=0.5)] == [None, 1.5, None]
+    assert [r.content_weight for r in default_rungs(512)] == [None, None]  # the rung below is the first
+    assert [r.content_weight for r in default_rungs(4096)] == [None] * 5  # its top is above 2048 px
+    counts = DefaultIterations(first=7, middle=3, top=5, large_top=2, under_top=4, under_top_content=2)
     assert [r.iterations for r in default_rungs(1024, counts)] == [7, 4, 5]
+    assert [r.content_weight for r in default_rungs(1024, counts)] == [None, 2, None]
     assert [r.iterations for r in default_rungs(2048, counts)] == [7, 3, 3, 2]
-    assert str(counts) == "7 / 3 / 5 (4 just below the top, under 1024 px; 2 above 1024 px)"
+    assert [r.content_weight for r in default_rungs(2048, counts)] == [None] * 4
+    assert str(counts) == ("7 / 3 / 5 (4 just below the top, under 1024 px; content weighed 2x just below the "
+                           "top, under 1024 px; 2 above 1024 px)")
 
 
 def test_the_default_ladders_of_2026_12_07_are_listed_for_resume():
-    # A --size 1024 render begun under 200 / 60 / 60, or a --size 2048 one under 200 / 60 / 60 / 60,
-    # resumes on it (hires.plan tries these).
+    # A --size 1024 render begun under 200 / 100 / 60 or 200 / 60 / 60 (content weight 1 on every
+    # rung), or a --size 2048 one under 200 / 60 / 60 / 60, resumes on it (hires.plan tries these).
     from hires.ladder import EARLIER_DEFAULT_ITERATIONS
-    assert [r.iterations for r in default_rungs(1024, EARLIER_DEFAULT_ITERATIONS[0])] == [200, 60, 60]
-    assert [r.iterations for r in default_rungs(2048, EARLIER_DEFAULT_ITERATIONS[1])] == [200, 60, 60, 60]
-    assert [r.iterations for r in default_rungs(1024, EARLIER_DEFAULT_ITERATIONS[2])] == [200, 100, 80]
+    for earlier, iterations in zip(EARLIER_DEFAULT_ITERATIONS, ([200, 100, 60], [200, 60, 60])):
+        rungs = default_rungs(1024, earlier)
+        assert [r.iterations for r in rungs] == iterations and {r.content_weight for r in rungs} == {None}
+    assert [r.iterations for r in default_rungs(2048, EARLIER_DEFAULT_ITERATIONS[2])] == [200, 60, 60, 60]
+    assert [r.iterations for r in default_rungs(1024, EARLIER_DEFAULT_ITERATIONS[3])] == [200, 100, 80]
 
 
-def test_default_rungs_override_nothing():
-    for rung in default_rungs(2048):
+def test_default_rungs_override_nothing_but_the_content_weight_below_a_small_top():
+    for rung in (*default_rungs(2048), *default_rungs(1024)[::2]):
         assert (rung.content_weight, rung.style_weight, rung.tv_weight, rung.style_scale,
                 rung.correction_pairs, rung.optimizer) == (None,) * 6
 
