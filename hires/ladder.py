@@ -171,11 +171,14 @@ def default_rungs(size_px: int, iterations: DefaultIterations = DEFAULT_ITERATIO
         edge *= 2
     sizes.append(size_px)
     last = len(sizes) - 1
-    counts = [iterations.first if i == 0 else iterations.top_above(sizes[i - 1]) if i == last
-              else iterations.between(sizes[i], i == last - 1) for i in range(len(sizes))]
-    factors = [1.0 if i in (0, last) else iterations.content_factor(sizes[i], i == last - 1) for i in range(len(sizes))]
-    return tuple(Rung(px, count, content_weight=None if factor == 1 else factor * content_weight)
-                 for px, count, factor in zip(sizes, counts, factors))
+    rungs = [Rung(sizes[0], iterations.first)]
+    for i in range(1, last):
+        factor = iterations.content_factor(sizes[i], i == last - 1)
+        rungs.append(Rung(sizes[i], iterations.between(sizes[i], i == last - 1),
+                          content_weight=None if factor == 1 else factor * content_weight))
+    if last:
+        rungs.append(Rung(sizes[last], iterations.top_above(sizes[last - 1])))
+    return tuple(rungs)
 
 
 def adjust_last_rung(ladder: Ladder, *, size_px: int | None, iterations: int | None) -> Ladder:

@@ -17,7 +17,7 @@ from hires import images
 from hires.config import (DEFAULT_COARSE_STEP, DEFAULT_STOP_GAIN, DEFAULT_STYLE_ENLARGE, EARLIER_DEFAULT_COARSE_STEP,
                           EARLIER_DEFAULT_STOP_GAIN, EARLIER_DEFAULT_STYLE_ENLARGE, default_settings)
 from hires.errors import HiresError
-from hires.ladder import Ladder, Rung
+from hires.ladder import DefaultIterations, Ladder, Rung
 from hires.job import RenderJob, SilentReporter
 from hires.outputs import contact_sheet_path
 from hires.render import render
@@ -476,20 +476,17 @@ def test_after_an_interrupted_restart_the_message_says_to_leave_restart_out(pair
 
 
 @pytest.mark.parametrize("size, today", [
-    (300, "5 / 2 / 2"),  # other iterations
-    (600, "4 / 3 / 4, content 3x"),  # the same iterations, the 512 px rung's content weighed 3x
-])
+    (300, DefaultIterations(5, 2, 2)),  # other iterations
+    (600, DefaultIterations(4, 3, 4, under_top_content=3.0)),  # the same iterations, the 512 px rung's content 3x
+], ids=["iterations", "content-weight"])
 def test_a_render_begun_under_an_earlier_default_ladder_resumes_on_it(tmp_path, monkeypatch, size, today):
     """A changed built-in ladder changes the digest; the same command still resumes the render."""
     import hires.config as config_module
     import hires.plan as plan_module
-    from hires.ladder import DefaultIterations
 
     content = save_png(tmp_path / "content.png", smooth_image(150, 200, 0))
     style = save_png(tmp_path / "style.png", noise_image(40, 40, 1))
     earlier = DefaultIterations(4, 3, 4)
-    today = {"5 / 2 / 2": DefaultIterations(5, 2, 2),
-             "4 / 3 / 4, content 3x": DefaultIterations(4, 3, 4, under_top_content=3.0)}[today]
     settings = replace(default_settings(), backbone="tiny", chunk_iterations=2, ladder=Ladder(rungs=()), size=size)
     whole = RenderJob(content, (style,), tmp_path / "whole.png", settings)
     job = replace(whole, output=tmp_path / "out.png")
