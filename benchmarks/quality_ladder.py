@@ -12,7 +12,8 @@ readings, the loss and the evaluations at each are written as JSON.
 
 Pairs: the shared images (../shared/images), scikit-image's bundled photographs
 (``pip install scikit-image``; measurement only, not a dependency of hires) and the demo's
-drawn painting (``demostyle``, 640 px; ``demostyle2048`` drawn 2048 px wide).
+drawn painting (``demostyle``, 640 px; ``demostyle2048`` drawn 2048 px wide). Copies of the first
+two in benchmarks/images (NAME.jpg or NAME.png) serve where neither is at hand.
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ from hires.ladder import rung_shape  # noqa: E402
 from hires.quality import Judge  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "images"
+# Pictures copied into the checkout, for a machine without ../shared or scikit-image (the GPU
+# machine): benchmarks/gpu_quality_prep.sh writes them; git ignores the folder.
+COPIED = ROOT / "benchmarks" / "images"
 LADDER = ((256, 300), (512, 150), (1024, 100), (2048, 60))
 
 
@@ -47,9 +51,10 @@ def load_pair(name: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _picture(name: str) -> np.ndarray:
-    shared = SHARED / {"starry": "starry_night.jpg"}.get(name, f"{name}.jpg")
-    if shared.is_file():
-        return read_image(shared)
+    file = {"starry": "starry_night.jpg"}.get(name, f"{name}.jpg")
+    for path in (SHARED / file, COPIED / file, COPIED / f"{name}.png"):
+        if path.is_file():
+            return read_image(path)
     if name.startswith("demostyle"):  # "demostyle2048": drawn 2048 px wide, its strokes in proportion
         from hires.demo_images import draw_demo_style
         width = int(name[len("demostyle"):] or 640)
