@@ -238,8 +238,11 @@ def test_a_state_folder_of_other_settings_is_not_resumed_silently(pair, tmp_path
 
 
 def _start(args, tmp_path):
+    # Ctrl-C as in a terminal, also where the tests themselves run as a background job (which
+    # ignores SIGINT, and hires rightly keeps it ignored then).
     return subprocess.Popen([str(HIRES), *args], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def _wait_for_mid_rung_checkpoint(folder: Path, process, timeout: float = 120.0) -> None:

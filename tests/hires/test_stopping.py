@@ -35,8 +35,17 @@ def _lose_a_signal(signum: int) -> None:
     gc.collect()
 
 
+@pytest.fixture
+def interruptible():
+    """Ctrl-C as in a terminal, also where the tests run as a background job, which ignores SIGINT
+    (and stop_on_signals rightly keeps it ignored then)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 @pytest.mark.parametrize("signum, expected", [(signal.SIGTERM, RenderInterrupted), (signal.SIGINT, KeyboardInterrupt)])
-def test_a_signal_lost_inside_del_is_raised_at_the_next_check(signum, expected):
+def test_a_signal_lost_inside_del_is_raised_at_the_next_check(interruptible, signum, expected):
     with stop_on_signals():
         _lose_a_signal(signum)  # before: the exception was printed as "ignored" and the render went on
         with pytest.raises(expected):
