@@ -49,3 +49,17 @@ def test_the_judge_reports_the_grid(tiny):
     judge = Judge(tiny, photo, painting, used=LossSpec().layer_names)
     cells = np.repeat(np.repeat(painting[::2, ::2], 2, axis=0), 2, axis=1)
     assert judge(cells).grid > 10 * judge(painting).grid
+
+
+def test_a_painting_smaller_than_the_picture_is_enlarged_without_repeated_rows(tiny):
+    # Enlarging by area would repeat one row and column in 16 (60 -> 64 px): texture the painting
+    # lacks, far from the painting enlarged as a rung enlarges it (bicubic).
+    import tensorflow as tf
+
+    from hires.inputs import resize
+
+    photo, painting = smooth_image(48, 64, 1)[0], noise_image(45, 60, 2)[0]
+    judge = Judge(tiny, photo, painting, used=LossSpec().layer_names)
+    as_a_rung_shows_it = resize(tf.constant(painting[None]), 48, 64)[0].numpy()
+    assert judge(as_a_rung_shows_it).style < 1e-5
+    assert judge(photo).style > 0.1

@@ -1,0 +1,61 @@
+"""Judges finished pictures of one pair again, as ``hires.quality.Judge`` judges them today.
+
+For pictures kept by ``quality_defaults.py --keep`` when the judge was different (until
+2026-12-07 it enlarged a painting smaller than the picture by area, which repeats rows and
+columns: docs/performance.md, "The judge's painting, enlarged"). Prints and writes, per picture,
+style, layout, content and grid, and the full-size style distance by the judge's layers.
+
+    python benchmarks/judge_pictures.py --pair tubingen-shipwreck --out j.json A.png B.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import tensorflow as tf  # noqa: E402
+
+from benchmarks.quality_ladder import load_pair  # noqa: E402
+from core.backbones import load_backbone  # noqa: E402
+from core.losses import gram_matrix  # noqa: E402
+from core.objective import LossSpec  # noqa: E402
+from hires.images import read_image  # noqa: E402
+from hires.inputs import to_tensor  # noqa: E402
+from hires.quality import Judge, _long_edge  # noqa: E402
+
+
+def by_layer(judge: Judge, picture: tf.Tensor) -> dict[str, float]:
+    """The full-size style distance of each of the judge's layers (``Judge`` reports their mean)."""
+    painting = _long_edge(judge.painting, round(judge.style_scale * max(picture.shape[1:3])))
+    ours, theirs = judge.extract(picture), judge.extract(painting)
+    return {name: float(tf.norm(gram_matrix(ours[name]) - gram_matrix(theirs[name])) / tf.norm(gram_matrix(theirs[name])))
+            for name in judge.style_layers}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pair", required=True, help="photo-painting, as quality_defaults.py names them")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("pictures", nargs="+", type=Path)
+    options = parser.parse_args()
+    photo, painting = load_pair(options.pair)
+    judge = Judge(load_backbone("vgg16-hed"), photo, painting, used=LossSpec().layer_names)
+    results = {"date": time.strftime("%Y-%m-%d"), "pair": options.pair, "pictures": []}
+    for path in options.pictures:
+        picture = read_image(path)
+        reading = {"picture": path.name, **asdict(judge(picture)), "style_by_layer": by_layer(judge, to_tensor(picture))}
+        results["pictures"].append(reading)
+        print(f"{path.name}: style {reading['style']:.4f} layout {reading['layout']:.4f} "
+              f"content {reading['content']:.4f} grid {reading['grid']:.3f}")
+    options.out.write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()
