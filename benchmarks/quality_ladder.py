@@ -13,7 +13,9 @@ readings, the loss and the evaluations at each are written as JSON.
 Pairs: the shared images (../shared/images), scikit-image's bundled photographs
 (``pip install scikit-image``; measurement only, not a dependency of hires) and the demo's
 drawn painting (``demostyle``, 640 px; ``demostyle2048`` drawn 2048 px wide). Copies of the first
-two in benchmarks/images (NAME.jpg or NAME.png) serve where neither is at hand.
+two in benchmarks/images (NAME.jpg or NAME.png) serve where neither is at hand, and two
+photographs with detail of their own at 1024 px live only there (``face``, ``bus``:
+``bash benchmarks/detailed_photos.sh`` fetches them).
 """
 
 from __future__ import annotations
