@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from hires.config import EARLIER_DEFAULT_COARSE_STEP, EARLIER_DEFAULT_STOP_GAIN, EARLIER_DEFAULT_STYLE_ENLARGE
+from hires.config import (EARLIER_DEFAULT_COARSE_STEP, EARLIER_DEFAULT_START_DETAIL, EARLIER_DEFAULT_STOP_GAIN,
+                          EARLIER_DEFAULT_STYLE_ENLARGE)
 from hires.errors import HiresError
 from hires.files import make_folders, remove_empty, write_atomically
 from hires.images import side_path
@@ -109,7 +110,8 @@ def _picture_settings(values: dict[str, Any]) -> dict[str, Any]:
 # Settings added after checkpoints were first written, with the value that means "as before":
 # left out of the digest at that value, so that a render begun by an older hires resumes.
 _LATER_SETTINGS = {"precision": "float32", "stop_gain": EARLIER_DEFAULT_STOP_GAIN, "start_noise": 0.0,
-                   "style_enlarge": EARLIER_DEFAULT_STYLE_ENLARGE, "coarse_step": EARLIER_DEFAULT_COARSE_STEP}
+                   "style_enlarge": EARLIER_DEFAULT_STYLE_ENLARGE, "coarse_step": EARLIER_DEFAULT_COARSE_STEP,
+                   "start_detail": EARLIER_DEFAULT_START_DETAIL}
 
 
 def _without_new_defaults(values: dict[str, Any]) -> dict[str, Any]:

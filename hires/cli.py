@@ -21,7 +21,8 @@ import typer
 
 from core.choices import ADAM_PRESETS, POOLINGS, PRECISIONS
 from hires.colour import PRESERVE_COLORS
-from hires.config import BACKBONE_CHOICES, DEFAULT_COARSE_STEP, DEFAULT_START_NOISE, DEFAULT_STOP_GAIN, DEFAULT_STYLE_ENLARGE
+from hires.config import (BACKBONE_CHOICES, DEFAULT_COARSE_STEP, DEFAULT_START_DETAIL, DEFAULT_START_NOISE, DEFAULT_STOP_GAIN,
+                          DEFAULT_STYLE_ENLARGE)
 from hires.errors import HiresError
 from hires.ladder import OPTIMIZERS, UPSAMPLE_METHODS
 from hires.stopping import silence_tensorflow
@@ -198,6 +199,7 @@ def render(
     tolerance: Annotated[Optional[float], typer.Option(help="Stop an L-BFGS rung when an iteration improves the loss by less than this fraction (Adam rungs run every iteration). [default: 0, run every iteration]")] = None,
     stop_gain: Annotated[Optional[float], typer.Option(help=f"Stop an L-BFGS rung when 10 iterations improve the loss by less than this fraction (deterministic; a resume stops where the render would have). 0 runs every iteration. [default: {DEFAULT_STOP_GAIN}]")] = None,
     start_noise: Annotated[Optional[float], typer.Option(help=f"Standard deviation of the seeded noise added to each later rung's start, the rung below enlarged, for its fine texture to grow from: a head start for rungs of about 20 iterations, a grainier picture after many. 0 adds none. [default: {DEFAULT_START_NOISE:g}]")] = None,
+    start_detail: Annotated[Optional[float], typer.Option(help=f"How much of the photograph's own detail that the rung below could not hold is added to each later rung's start: 1 all of it, 0 none (the rung draws it in). [default: {DEFAULT_START_DETAIL:g}]")] = None,
     coarse_step: Annotated[Optional[float], typer.Option(help=f"On each later L-BFGS rung, the step for the frequencies the rung below already rendered (its layout), against the step for the new detail: small keeps the layout and spends the rung on detail; 1 treats every frequency alike (plain pixels). Between 0.01 and 1. [default: {DEFAULT_COARSE_STEP:g}]")] = None,
     content_layer: Annotated[Optional[str], typer.Option(help="Layer of the content term. [default: block4_conv2]")] = None,
     style_layers: Annotated[Optional[str], typer.Option(help="Layers of the style term with weights, e.g. block1_conv1:1,block3_conv1:0.5 (weight 1 when omitted). [default: block1_conv1 ... block5_conv1, equal]")] = None,
@@ -235,7 +237,7 @@ def render(
         content_weight=content_weight, style_weight=style_weight, tv_weight=tv_weight,
         style_scale=style_scale, style_enlarge=style_enlarge, style_blend=style_blend, init=init,
         optimizer=optimizer, adam_preset=adam_preset, correction_pairs=correction_pairs, tolerance=tolerance,
-        stop_gain=stop_gain, start_noise=start_noise, coarse_step=coarse_step, content_layer=content_layer, style_layers=style_layers,
+        stop_gain=stop_gain, start_noise=start_noise, start_detail=start_detail, coarse_step=coarse_step, content_layer=content_layer, style_layers=style_layers,
         pooling=pooling, precision=precision, upsample=upsample, seed=seed, print_size=print_size, dpi=dpi,
         bit_depth=bit_depth, jpeg_quality=jpeg_quality, preserve_colors=preserve_colors,
         max_input_megapixels=max_input_megapixels)

@@ -69,6 +69,14 @@ EARLIER_DEFAULT_STYLE_ENLARGE = 1.0
 # rungs: small steps for the layout").
 DEFAULT_COARSE_STEP = 0.1
 EARLIER_DEFAULT_COARSE_STEP = 1.0
+# How much of the photograph's own detail above the rung below's band is added to a later rung's
+# start (0: none, 1: all of it). The rung below could not hold that detail; without it the top
+# rung spends its iterations drawing the photograph's finer structure back in, and on a
+# photograph with detail of its own at 1024 px `--size 1024` ended 11-14 % further in content
+# than the default until 2026-12-07; with it, 7-8 %, its style no further (docs/performance.md,
+# "Photographs with detail of their own: the rung's start").
+DEFAULT_START_DETAIL = 1.0
+EARLIER_DEFAULT_START_DETAIL = 0.0
 
 
 @dataclass(frozen=True)
@@ -92,6 +100,8 @@ class RenderSettings:
         start_noise: the standard deviation of Gaussian noise (seeded by ``seed`` and the rung)
             added to each later rung's start, the rung below enlarged (0: none); see
             ``hires.inputs.rung_start``.
+        start_detail: how much of the photograph's detail above the rung below's band is added
+            to each later rung's start, 0 (none) to 1 (all); see ``hires.inputs.rung_start``.
         style_enlarge: how far a painting smaller than a rung's ``style_scale`` asks is enlarged,
             from 0 (kept at its own size) to 1 (to the size asked); see ``hires.plan.style_shape``.
         coarse_step: on a later L-BFGS rung, the step for the frequencies the rung below rendered
@@ -123,6 +133,7 @@ class RenderSettings:
     tolerance: float = 0.0
     stop_gain: float = DEFAULT_STOP_GAIN
     start_noise: float = DEFAULT_START_NOISE
+    start_detail: float = DEFAULT_START_DETAIL
     style_enlarge: float = DEFAULT_STYLE_ENLARGE
     coarse_step: float = DEFAULT_COARSE_STEP
     adam_preset: str = "seed-report"
@@ -141,7 +152,7 @@ class RenderSettings:
 # The type each TOML field must have; floats accept integers.
 _SETTINGS_TYPES: dict[str, type] = {
     "backbone": str, "weights": str, "pooling": str, "precision": str, "content_layer": str, "init": str,
-    "seed": int, "tolerance": float, "stop_gain": float, "start_noise": float, "style_enlarge": float,
+    "seed": int, "tolerance": float, "stop_gain": float, "start_noise": float, "start_detail": float, "style_enlarge": float,
     "coarse_step": float, "adam_preset": str, "chunk_iterations": int, "size": int, "iterations": int, "print_size": str, "dpi": float,
     "bit_depth": int, "jpeg_quality": int, "preserve_colors": str, "max_input_megapixels": float,
 }
@@ -356,6 +367,9 @@ def check_settings(settings: RenderSettings, source: str = "the settings") -> No
         raise HiresError(f"{source}: stop_gain must be at least 0 and below 1, not {settings.stop_gain}")
     if not 0 <= settings.start_noise <= 1:  # NaN fails too; pixels are in [0, 1]
         raise HiresError(f"{source}: start_noise must be between 0 and 1, not {settings.start_noise}")
+    if not 0 <= settings.start_detail <= 1:  # NaN fails too
+        raise HiresError(f"{source}: start_detail must be between 0 (none of the photograph's detail) and 1 "
+                         f"(all of it), not {settings.start_detail}")
     if not 0 <= settings.style_enlarge <= 1:  # NaN fails too
         raise HiresError(f"{source}: style_enlarge must be between 0 (never enlarge a painting) and 1 "
                          f"(enlarge it to the size style_scale asks), not {settings.style_enlarge}")

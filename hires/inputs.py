@@ -133,8 +133,10 @@ def initial_image(settings: RenderSettings, content: tf.Tensor, init: tf.Tensor 
     return resize(init if init is not None else content, height, width)
 
 
-def rung_start(settings: RenderSettings, previous: tf.Tensor, index: int, height: int, width: int) -> tf.Tensor:
-    """A later rung's starting point: the rung below enlarged, plus ``start_noise``.
+def rung_start(settings: RenderSettings, previous: tf.Tensor, index: int, height: int, width: int,
+               content: tf.Tensor) -> tf.Tensor:
+    """A later rung's starting point: the rung below enlarged, plus ``start_detail`` times the
+    photograph's detail the rung below could not hold (``photo_detail``), plus ``start_noise``.
 
     The enlargement is soft, and the rung's first iterations are spent growing the fine texture
     the painting has at this size out of smooth patches; noise gives it something to grow from,
@@ -142,10 +144,25 @@ def rung_start(settings: RenderSettings, previous: tf.Tensor, index: int, height
     Stateless and seeded by the seed and the rung, so a render and its resume start alike.
     """
     start = enlarge(previous, height, width, settings.ladder.upsample)
+    if settings.start_detail > 0:
+        detail = photo_detail(content, tuple(previous.shape[1:3]), height, width, settings.ladder.upsample)
+        start = tf.clip_by_value(start + settings.start_detail * detail, 0.0, 1.0)
     if settings.start_noise == 0:
         return start
     noise = tf.random.stateless_normal(tf.shape(start), seed=[settings.seed, index], stddev=settings.start_noise)
     return tf.clip_by_value(start + noise, 0.0, 1.0)
+
+
+def photo_detail(content: tf.Tensor, below: tuple[int, int], height: int, width: int, method: str) -> tf.Tensor:
+    """The photograph at ``height`` x ``width`` less what a rung of size ``below`` holds of it,
+    enlarged as that rung's picture is enlarged: the detail a later rung has to draw anew.
+
+    A photograph smaller than the rung is enlarged the same way, so that the difference holds
+    only detail it has: none where it is no larger than the rung below, rather than the copies
+    of its finest texture that interpolation adds."""
+    enlarged = max(content.shape[1:3]) < max(height, width)
+    at_rung = enlarge(content, height, width, method) if enlarged else resize(content, height, width)
+    return at_rung - enlarge(resize(content, *below), height, width, method)
 
 
 def presenter(inputs: Inputs) -> Callable[[np.ndarray], np.ndarray]:

@@ -22,8 +22,9 @@ from core.errors import CoreError
 from core.objective import LossSpec
 from hires import speed
 from hires.checkpoint import digests_of, hash_inputs, read_digest, state_folder
-from hires.config import (DEFAULT_COARSE_STEP, DEFAULT_STOP_GAIN, DEFAULT_STYLE_ENLARGE, EARLIER_DEFAULT_COARSE_STEP,
-                          EARLIER_DEFAULT_STOP_GAIN, EARLIER_DEFAULT_STYLE_ENLARGE, RenderSettings, final_ladder)
+from hires.config import (DEFAULT_COARSE_STEP, DEFAULT_START_DETAIL, DEFAULT_STOP_GAIN, DEFAULT_STYLE_ENLARGE,
+                          EARLIER_DEFAULT_COARSE_STEP, EARLIER_DEFAULT_START_DETAIL, EARLIER_DEFAULT_STOP_GAIN,
+                          EARLIER_DEFAULT_STYLE_ENLARGE, RenderSettings, final_ladder)
 from hires.devices import DeviceSet, find_devices
 from hires.errors import HiresError
 from hires.inputs import Inputs, read_inputs
@@ -187,6 +188,8 @@ _CHANGED_DEFAULTS = (
      "hires' earlier default of paintings enlarged fully"),
     ("coarse_step", DEFAULT_COARSE_STEP, EARLIER_DEFAULT_COARSE_STEP,
      "hires' earlier default of plain pixels on later rungs"),
+    ("start_detail", DEFAULT_START_DETAIL, EARLIER_DEFAULT_START_DETAIL,
+     "hires' earlier default of later rungs started without the photograph's detail"),
 )
 
 

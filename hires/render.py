@@ -120,7 +120,7 @@ def _climb(plan: RenderPlan, rung: RungPlan, previous: tf.Tensor | None, reporte
     if rung.index == 0:
         start = initial_image(settings, plan.inputs.transfer_content, previous, rung.height, rung.width)
     else:
-        start = rung_start(settings, previous, rung.index, rung.height, rung.width)
+        start = rung_start(settings, previous, rung.index, rung.height, rung.width, plan.inputs.transfer_content)
     saved = checkpointer.checkpoint.optimizer
     state = state_from_arrays(saved) if saved is not None else None
 

@@ -182,6 +182,7 @@ init = "noise"
 seed = 7
 tolerance = 0.001
 start_noise = 0.05
+start_detail = 0.75
 style_enlarge = 0.25
 coarse_step = 0.3
 adam_preset = "standard"
@@ -213,6 +214,7 @@ optimizer = "lbfgs"
         "vgg19", "/somewhere/vgg19.h5", "max", "block3_conv1")
     assert settings.precision == "bfloat16"
     assert settings.start_noise == 0.05
+    assert settings.start_detail == 0.75
     assert settings.style_enlarge == 0.25
     assert settings.coarse_step == 0.3
     assert settings.style_layers == (("block1_conv1", 2.0), ("block2_conv1", 0.5))
@@ -276,6 +278,7 @@ BROKEN = [
     ("bad-precision", 'precision = "float16"\n', ["precision", "'float16'", "bfloat16"]),
     ("bad-tolerance", "tolerance = 1\n", ["tolerance"]),
     ("bad-start-noise", "start_noise = 1.5\n", ["start_noise", "1.5", "between 0 and 1"]),
+    ("bad-start-detail", "start_detail = -1\n", ["start_detail", "-1", "between 0 (none"]),
     ("bad-style-enlarge", "style_enlarge = 2\n", ["style_enlarge", "2", "between 0 (never enlarge"]),
     ("bad-coarse-step", "coarse_step = 0\n", ["coarse_step", "0", "between 0.01", "1 (plain pixels)"]),
     ("bad-chunk-iterations", "chunk_iterations = 0\n", ["chunk_iterations"]),
@@ -467,6 +470,7 @@ def test_config_without_rungs_and_size_builds_the_default_ladder(tmp_path):
     ({"style_scale": 100.0}, ["style_scale"]),
     ({"tolerance": 2.0}, ["tolerance"]),
     ({"start_noise": -0.1}, ["start_noise", "-0.1"]),
+    ({"start_detail": float("nan")}, ["start_detail", "nan"]),
     ({"style_enlarge": float("nan")}, ["style_enlarge", "nan"]),
     ({"coarse_step": 1.5}, ["coarse_step", "1.5"]),
     ({"style_blend": "0.5,x"}, ["--style-blend"]),

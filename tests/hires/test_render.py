@@ -21,7 +21,7 @@ from hires import images
 from hires.config import default_settings, load_config
 from hires.errors import HiresError
 from hires.ladder import Ladder, Rung
-from hires.inputs import enlarge, resize, rung_start, to_tensor
+from hires.inputs import enlarge, photo_detail, resize, rung_start, to_tensor
 from hires.job import RenderJob
 from hires.outputs import contact_sheet_path, rungs_folder
 from hires.plan import WEIGHTS_ENV, choose_backbone, plan_ladder
@@ -202,8 +202,12 @@ def test_the_first_rung_starts_from_the_content_image(two_rungs):
 
 def test_the_second_rung_starts_from_the_first_rungs_result_upsampled(two_rungs):
     first = two_rungs.result.rungs[0].image
-    upsampled = enlarge(to_tensor(first), 48, 64, "bandlimited").numpy()  # the default
-    np.testing.assert_allclose(two_rungs.starts[1], upsampled, atol=1e-6)
+    upsampled = enlarge(to_tensor(first), 48, 64, "bandlimited")  # the default
+    # ... with the photograph's detail that the first rung could not hold (--start-detail 1).
+    photo = to_tensor(images.read_image(two_rungs.content))
+    detail = photo_detail(photo, first.shape[:2], 48, 64, "bandlimited")
+    assert np.abs(detail.numpy()).max() > 0.01  # a smooth photograph: little, but some
+    np.testing.assert_allclose(two_rungs.starts[1], tf.clip_by_value(upsampled + detail, 0, 1).numpy(), atol=1e-6)
     content = resize(to_tensor(images.read_image(two_rungs.content)), 48, 64).numpy()
     assert np.abs(two_rungs.starts[1] - content).mean() > 0.01  # not the content again
     # The stylised start is already much better than starting over from the content image.
@@ -216,13 +220,29 @@ def test_start_noise_is_seeded_by_the_seed_and_the_rung_and_kept_in_range():
     plain = replace(default_settings(), start_noise=0.0)
     noisy = replace(plain, start_noise=0.1)
     enlarged = enlarge(below, 32, 32, plain.ladder.upsample).numpy()
-    np.testing.assert_array_equal(rung_start(plain, below, 1, 32, 32).numpy(), enlarged)
-    first = rung_start(noisy, below, 1, 32, 32).numpy()
-    np.testing.assert_array_equal(first, rung_start(noisy, below, 1, 32, 32).numpy())  # a resume starts alike
+    start = lambda settings, index=1: rung_start(settings, below, index, 32, 32, below).numpy()  # noqa: E731
+    np.testing.assert_array_equal(start(plain), enlarged)
+    first = start(noisy)
+    np.testing.assert_array_equal(first, start(noisy))  # a resume starts alike
     assert first.min() >= 0.0 and first.max() <= 1.0
     assert 0.05 < np.std(first - enlarged) < 0.1  # about 0.1 where nothing was clipped
-    assert not np.array_equal(first, rung_start(noisy, below, 2, 32, 32).numpy())
-    assert not np.array_equal(first, rung_start(replace(noisy, seed=1), below, 1, 32, 32).numpy())
+    assert not np.array_equal(first, start(noisy, 2))
+    assert not np.array_equal(first, start(replace(noisy, seed=1)))
+
+
+def test_start_detail_adds_the_photographs_detail_the_rung_below_could_not_hold():
+    photo = tf.constant(noise_image(64, 64, 3))  # detail up to its own band
+    below = resize(photo, 32, 32)  # a rung below that painted nothing over the photograph
+    settings = replace(default_settings(), start_detail=1.0, start_noise=0.0)
+    # With all of the detail back, the start is the photograph itself at the rung's size.
+    np.testing.assert_allclose(rung_start(settings, below, 1, 64, 64, photo).numpy(), photo.numpy(), atol=1e-5)
+    halfway = rung_start(replace(settings, start_detail=0.5), below, 1, 64, 64, photo).numpy()
+    enlarged = enlarge(below, 64, 64, settings.ladder.upsample).numpy()
+    np.testing.assert_allclose(halfway - enlarged, 0.5 * (photo.numpy() - enlarged), atol=0.02)  # bar clipping
+    # A photograph no larger than the rung below has no detail to add, and gains no texture from
+    # the interpolation that enlarges it.
+    small = tf.constant(noise_image(32, 32, 4))
+    np.testing.assert_allclose(rung_start(settings, below, 1, 64, 64, small).numpy(), enlarged, atol=1e-5)
 
 
 def test_bandlimited_enlargement_draws_no_grid_into_the_finest_texture():

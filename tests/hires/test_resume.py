@@ -14,8 +14,9 @@ import pytest
 
 from hires import checkpoint as checkpoints
 from hires import images
-from hires.config import (DEFAULT_COARSE_STEP, DEFAULT_STOP_GAIN, DEFAULT_STYLE_ENLARGE, EARLIER_DEFAULT_COARSE_STEP,
-                          EARLIER_DEFAULT_STOP_GAIN, EARLIER_DEFAULT_STYLE_ENLARGE, default_settings)
+from hires.config import (DEFAULT_COARSE_STEP, DEFAULT_START_DETAIL, DEFAULT_STOP_GAIN, DEFAULT_STYLE_ENLARGE,
+                          EARLIER_DEFAULT_COARSE_STEP, EARLIER_DEFAULT_START_DETAIL, EARLIER_DEFAULT_STOP_GAIN,
+                          EARLIER_DEFAULT_STYLE_ENLARGE, default_settings)
 from hires.errors import HiresError
 from hires.ladder import DefaultIterations, Ladder, Rung
 from hires.job import RenderJob, SilentReporter
@@ -341,10 +342,10 @@ def test_overwrite_redoes_a_render_whose_settings_changed(pair, tmp_path):
 
 
 def test_a_float32_render_keeps_the_digest_it_had_before_precision_existed(tmp_path):
-    """A render begun before --precision (or --start-noise, --style-enlarge, --coarse-step) existed
-    resumes after an upgrade: at the value that means "as before" a new setting is left out of the
-    digest; bfloat16 (or noise, a painting enlarged halfway, small steps for the layout) is a
-    different render."""
+    """A render begun before --precision (or --start-noise, --style-enlarge, --coarse-step,
+    --start-detail) existed resumes after an upgrade: at the value that means "as before" a new
+    setting is left out of the digest; bfloat16 (or noise, a painting enlarged halfway, small steps
+    for the layout, the photograph's detail) is a different render."""
     import hashlib
     import json
     from dataclasses import asdict, replace
@@ -354,9 +355,9 @@ def test_a_float32_render_keeps_the_digest_it_had_before_precision_existed(tmp_p
     photo = tmp_path / "photo.png"
     photo.write_bytes(b"not really a picture")
     # Nor was there a stop on progress then, paintings were enlarged fully and later rungs ran on
-    # plain pixels.
-    settings = replace(default_settings(), stop_gain=0.0, style_enlarge=1.0, coarse_step=1.0)
-    later = ("precision", "stop_gain", "start_noise", "style_enlarge", "coarse_step")
+    # plain pixels from the rung below alone.
+    settings = replace(default_settings(), stop_gain=0.0, style_enlarge=1.0, coarse_step=1.0, start_detail=0.0)
+    later = ("precision", "stop_gain", "start_noise", "style_enlarge", "coarse_step", "start_detail")
     older = {key: value for key, value in asdict(settings).items() if key not in later}
     hasher = hashlib.sha256()
     hasher.update(photo.name.encode())
@@ -365,7 +366,8 @@ def test_a_float32_render_keeps_the_digest_it_had_before_precision_existed(tmp_p
     hasher.update(b"tiny source")
     hasher.update(str(FORMAT_VERSION).encode())
     assert digests_of(hash_inputs([photo]), settings, "tiny source")[1] == hasher.hexdigest()
-    for other in ({"precision": "bfloat16"}, {"start_noise": 0.1}, {"style_enlarge": 0.5}, {"coarse_step": 0.1}):
+    for other in ({"precision": "bfloat16"}, {"start_noise": 0.1}, {"style_enlarge": 0.5}, {"coarse_step": 0.1},
+                  {"start_detail": 1.0}):
         assert digests_of(hash_inputs([photo]), replace(settings, **other), "tiny source")[1] != hasher.hexdigest()
 
 
@@ -542,6 +544,8 @@ def test_a_render_begun_under_an_earlier_version_of_a_shipped_config_resumes_on_
     ("style_enlarge", EARLIER_DEFAULT_STYLE_ENLARGE, DEFAULT_STYLE_ENLARGE, 0.25,
      "earlier default of paintings enlarged fully"),
     ("coarse_step", EARLIER_DEFAULT_COARSE_STEP, DEFAULT_COARSE_STEP, 0.5, "earlier default of plain pixels on later rungs"),
+    ("start_detail", EARLIER_DEFAULT_START_DETAIL, DEFAULT_START_DETAIL, 0.5,
+     "earlier default of later rungs started without the photograph's detail"),
 ])
 def test_a_render_begun_under_a_setting_s_earlier_default_resumes_under_it(pair, tmp_path, name, earlier, today,
                                                                            own, words):
