@@ -88,7 +88,7 @@ def settings_for(ladder: str):
     if era == "old":
         old = default_rungs(int(size), EARLIER_DEFAULT_ITERATIONS[-1])  # the built-in ladder until 2026-12-05
         settings = replace(settings, ladder=Ladder(rungs=old, upsample=EARLIER_DEFAULT_UPSAMPLE), stop_gain=0.0,
-                           style_enlarge=1.0, coarse_step=1.0)
+                           style_enlarge=1.0, coarse_step=1.0, start_detail=0.0)
     return settings
 
 

@@ -22,7 +22,7 @@ def test_the_poster_baseline_is_poster_4k_as_issue_20_found_it():
     old = load_config(LADDERS_DIR / "poster-4k-old.toml")
     assert [(r.long_edge_px, r.iterations) for r in old.ladder.rungs] == [
         (256, 300), (512, 150), (1024, 100), (2048, 60), (4096, 40)]
-    assert (old.coarse_step, old.stop_gain, old.ladder.upsample) == (1.0, 0.0, "bicubic")
+    assert (old.coarse_step, old.stop_gain, old.ladder.upsample, old.start_detail) == (1.0, 0.0, "bicubic", 0.0)
 
 
 def test_pictures_copied_into_the_checkout_serve_where_the_shared_ones_are_missing(tmp_path, monkeypatch):

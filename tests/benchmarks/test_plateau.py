@@ -113,4 +113,4 @@ def test_the_old_default_is_the_built_in_ladder_until_2026_12_05_whole():
     settings = load("quality_defaults").settings_for("default:1024@old")
     assert [(r.long_edge_px, r.iterations) for r in settings.ladder.rungs] == [(256, 200), (512, 100), (1024, 100)]
     assert settings.ladder.upsample == "bicubic"
-    assert (settings.coarse_step, settings.stop_gain, settings.style_enlarge) == (1.0, 0.0, 1.0)
+    assert (settings.coarse_step, settings.stop_gain, settings.style_enlarge, settings.start_detail) == (1.0, 0.0, 1.0, 0.0)
