@@ -20,23 +20,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import tensorflow as tf  # noqa: E402
-
 from benchmarks.quality_ladder import load_pair  # noqa: E402
 from core.backbones import load_backbone  # noqa: E402
-from core.losses import gram_matrix  # noqa: E402
 from core.objective import LossSpec  # noqa: E402
 from hires.images import read_image  # noqa: E402
-from hires.inputs import to_tensor  # noqa: E402
-from hires.quality import Judge, _long_edge  # noqa: E402
-
-
-def by_layer(judge: Judge, picture: tf.Tensor) -> dict[str, float]:
-    """The full-size style distance of each of the judge's layers (``Judge`` reports their mean)."""
-    painting = _long_edge(judge.painting, round(judge.style_scale * max(picture.shape[1:3])))
-    ours, theirs = judge.extract(picture), judge.extract(painting)
-    return {name: float(tf.norm(gram_matrix(ours[name]) - gram_matrix(theirs[name])) / tf.norm(gram_matrix(theirs[name])))
-            for name in judge.style_layers}
+from hires.quality import Judge  # noqa: E402
 
 
 def main() -> None:
@@ -50,7 +38,7 @@ def main() -> None:
     results = {"date": time.strftime("%Y-%m-%d"), "pair": options.pair, "pictures": []}
     for path in options.pictures:
         picture = read_image(path)
-        reading = {"picture": path.name, **asdict(judge(picture)), "style_by_layer": by_layer(judge, to_tensor(picture))}
+        reading = {"picture": path.name, **asdict(judge(picture)), "style_by_layer": judge.style_by_layer(picture)}
         results["pictures"].append(reading)
         print(f"{path.name}: style {reading['style']:.4f} layout {reading['layout']:.4f} "
               f"content {reading['content']:.4f} grid {reading['grid']:.3f}")

@@ -33,7 +33,7 @@ from hires import images  # noqa: E402
 from hires.config import default_settings, load_config  # noqa: E402
 from hires.job import RenderJob, SilentReporter  # noqa: E402
 from hires.ladder import EARLIER_DEFAULT_ITERATIONS, EARLIER_DEFAULT_UPSAMPLE, Ladder, default_rungs  # noqa: E402
-from hires.plan import choose_backbone  # noqa: E402
+from hires.plan import CHANGED_DEFAULTS, choose_backbone  # noqa: E402
 from hires.quality import Judge, cost_of  # noqa: E402
 from hires.render import render  # noqa: E402
 
@@ -87,8 +87,9 @@ def settings_for(ladder: str):
     settings = replace(default_settings(int(size)), backbone="vgg16-hed")
     if era == "old":
         old = default_rungs(int(size), EARLIER_DEFAULT_ITERATIONS[-1])  # the built-in ladder until 2026-12-05
-        settings = replace(settings, ladder=Ladder(rungs=old, upsample=EARLIER_DEFAULT_UPSAMPLE), stop_gain=0.0,
-                           style_enlarge=1.0, coarse_step=1.0, start_detail=0.0)
+        # Every default that changed since, at its earlier value: a new one cannot creep in.
+        earlier = {name: value for name, _, value, _ in CHANGED_DEFAULTS}
+        settings = replace(settings, ladder=Ladder(rungs=old, upsample=EARLIER_DEFAULT_UPSAMPLE), **earlier)
     return settings
 
 

@@ -182,7 +182,7 @@ def begun_under_earlier_defaults(job: RenderJob, settings: RenderSettings, shape
 
 # Defaults that changed, with their earlier values and the words that name them: a render begun
 # under an earlier one resumes under it.
-_CHANGED_DEFAULTS = (
+CHANGED_DEFAULTS = (
     ("stop_gain", DEFAULT_STOP_GAIN, EARLIER_DEFAULT_STOP_GAIN, "hires' earlier default of no stop on progress"),
     ("style_enlarge", DEFAULT_STYLE_ENLARGE, EARLIER_DEFAULT_STYLE_ENLARGE,
      "hires' earlier default of paintings enlarged fully"),
@@ -196,17 +196,17 @@ _CHANGED_DEFAULTS = (
 def _earlier_settings(job: RenderJob, settings: RenderSettings,
                       shape: tuple[int, int]) -> Iterator[tuple[str, RenderSettings]]:
     """Each earlier version of ``settings`` the job's command gave, newest first, with words naming
-    it: its ladder's, its enlargement's and each changed default's (``_CHANGED_DEFAULTS``), alone
+    it: its ladder's, its enlargement's and each changed default's (``CHANGED_DEFAULTS``), alone
     and together."""
     choices = [_given_or_earlier(getattr(settings, name), default, earlier, words)
-               for name, default, earlier, words in _CHANGED_DEFAULTS]
+               for name, default, earlier, words in CHANGED_DEFAULTS]
     ladders = [("", settings.ladder), *_earlier_ladders(job, shape)]
     upsamples = _given_or_earlier(settings.ladder.upsample, DEFAULT_UPSAMPLE, EARLIER_DEFAULT_UPSAMPLE,
                                   f"hires' earlier default of {EARLIER_DEFAULT_UPSAMPLE} enlargement")
     for (ladder_words, ladder), upsample, *values in itertools.product(ladders, upsamples, *choices):
         words = " and ".join(filter(None, (ladder_words, *(value_words for value_words, _ in (upsample, *values)))))
         if words:
-            changed = {name: value for (name, *_), (_, value) in zip(_CHANGED_DEFAULTS, values)}
+            changed = {name: value for (name, *_), (_, value) in zip(CHANGED_DEFAULTS, values)}
             yield words, replace(settings, ladder=replace(ladder, upsample=upsample[1]), **changed)
 
 

@@ -91,20 +91,31 @@ class Judge:
         """The distances of one picture ``(H, W, 3)`` in [0, 1]."""
         image = to_tensor(picture)
         height, width = image.shape[1:3]
-        painting = _long_edge(self.painting, round(self.style_scale * max(height, width)))
-        style = self._style_distance(image, painting)
+        style = self._style_distance(image, self._painting_for(image))
         layout = self._style_distance(_long_edge(image, LAYOUT_PX), _long_edge(self.painting, LAYOUT_PX))
         ours = self.extract(image)[self.content_layer]
         theirs = self.extract(resize(self.photo, height, width))[self.content_layer]
         content = float(tf.reduce_sum(tf.square(ours - theirs)) / tf.reduce_sum(tf.square(theirs)))
         return Quality(style, layout, content, pixel_grid(picture))
 
+    def style_by_layer(self, picture: np.ndarray) -> dict[str, float]:
+        """The full-size style distance on each of the judge's layers (``style`` is their mean)."""
+        image = to_tensor(picture)
+        distances = self._layer_distances(image, self._painting_for(image))
+        return {name: float(distance) for name, distance in distances.items()}
+
+    def _painting_for(self, image: tf.Tensor) -> tf.Tensor:
+        """The painting at the scale a rung asks for a picture of ``image``'s size."""
+        return _long_edge(self.painting, round(self.style_scale * max(image.shape[1:3])))
+
     def _style_distance(self, image: tf.Tensor, painting: tf.Tensor) -> float:
         """Mean over the judge's layers of ``|G(x) - G(s)| / |G(s)|`` (Frobenius norms)."""
+        return float(tf.reduce_mean(list(self._layer_distances(image, painting).values())))
+
+    def _layer_distances(self, image: tf.Tensor, painting: tf.Tensor) -> dict[str, tf.Tensor]:
         ours, theirs = self.extract(image), self.extract(painting)
-        distances = [tf.norm(gram_matrix(ours[name]) - gram_matrix(theirs[name])) / tf.norm(gram_matrix(theirs[name]))
-                     for name in self.style_layers]
-        return float(tf.reduce_mean(distances))
+        return {name: tf.norm(gram_matrix(ours[name]) - gram_matrix(theirs[name])) / tf.norm(gram_matrix(theirs[name]))
+                for name in self.style_layers}
 
 
 def pixel_grid(picture: np.ndarray, period: int = GRID_PX) -> float:

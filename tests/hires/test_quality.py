@@ -63,3 +63,11 @@ def test_a_painting_smaller_than_the_picture_is_enlarged_without_repeated_rows(t
     as_a_rung_shows_it = resize(tf.constant(painting[None]), 48, 64)[0].numpy()
     assert judge(as_a_rung_shows_it).style < 1e-5
     assert judge(photo).style > 0.1
+
+
+def test_the_style_distance_is_the_mean_of_the_judges_layers(tiny):
+    photo, painting = smooth_image(48, 64, 1)[0], noise_image(40, 40, 2)[0]  # the painting enlarged
+    judge = Judge(tiny, photo, painting, used=LossSpec().layer_names)
+    by_layer = judge.style_by_layer(photo)
+    assert tuple(by_layer) == judge.style_layers
+    assert np.mean(list(by_layer.values())) == pytest.approx(judge(photo).style, rel=1e-5)
