@@ -103,6 +103,16 @@ def test_config_top_level_values_are_the_defaults(path):
     assert ladder_values == {f.name: getattr(defaults.ladder, f.name) for f in fields(Ladder) if f.name != "rungs"}
 
 
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
+def test_config_spells_out_every_default(path):
+    """A setting added later must be added to the shipped configs too: a user changes one there."""
+    written = tomllib.loads(path.read_text(encoding="utf-8"))
+    defaults = default_settings()
+    values = {name: getattr(defaults, name) for name in settings_fields() if name != "ladder"}
+    values |= {f.name: getattr(defaults.ladder, f.name) for f in fields(Ladder) if f.name != "rungs"}
+    assert [name for name, value in values.items() if value is not None and name not in written] == []
+
+
 def test_quick_config_is_the_demo_ladder():
     """configs/quick.toml and the ladder built into `hires demo` must not drift apart."""
     quick = load_config(CONFIGS_DIR / "quick.toml")
