@@ -75,17 +75,20 @@ class Judge:
         backbone: the network (the judge reads layers of it the objective does not).
         photo, painting: ``(H, W, 3)`` arrays in [0, 1], as read.
         used: the layers the objective uses (content and style).
-        style_scale: the painting's long edge relative to the picture's, as a rung asks for it: a
-            painting smaller than that is enlarged fully here (bicubic, as a rung enlarges it),
-            whatever ``style_enlarge`` showed the render (which size is right can only be judged
-            against a larger scan: benchmarks/style_scale.py).
+        style_scale: the painting's long edge relative to the picture's, as a rung asks for it.
+        enlarge: a painting smaller than that is shown at its own size times (asked / own) to
+            this power, by bicubic, as ``style_enlarge`` does for a rung: 1 (full enlargement, the
+            default) whatever the render was shown, 0 the painting at its own size. Which is
+            right can only be judged against a larger scan (benchmarks/style_scale.py), so the
+            judge reads both where it matters (benchmarks/judge_pictures.py).
     """
 
     def __init__(self, backbone: Backbone, photo: np.ndarray, painting: np.ndarray, *, used: Sequence[str],
-                 style_scale: float = 1.0) -> None:
+                 style_scale: float = 1.0, enlarge: float = 1.0) -> None:
         self.style_layers, self.content_layer = judge_layers(backbone, used)
         self.extract = build_extractor(backbone, (*self.style_layers, self.content_layer))
-        self.photo, self.painting, self.style_scale = to_tensor(photo), to_tensor(painting), style_scale
+        self.photo, self.painting = to_tensor(photo), to_tensor(painting)
+        self.style_scale, self.enlarge = style_scale, enlarge
 
     def __call__(self, picture: np.ndarray) -> Quality:
         """The distances of one picture ``(H, W, 3)`` in [0, 1]."""
@@ -105,8 +108,10 @@ class Judge:
         return {name: float(distance) for name, distance in distances.items()}
 
     def _painting_for(self, image: tf.Tensor) -> tf.Tensor:
-        """The painting at the scale a rung asks for a picture of ``image``'s size."""
-        return _long_edge(self.painting, round(self.style_scale * max(image.shape[1:3])))
+        """The painting at the scale a rung asks for a picture of ``image``'s size, enlarged only
+        as far as ``enlarge`` says."""
+        own, asked = max(self.painting.shape[1:3]), round(self.style_scale * max(image.shape[1:3]))
+        return _long_edge(self.painting, asked if asked <= own else round(own * (asked / own) ** self.enlarge))
 
     def _style_distance(self, image: tf.Tensor, painting: tf.Tensor) -> float:
         """Mean over the judge's layers of ``|G(x) - G(s)| / |G(s)|`` (Frobenius norms)."""

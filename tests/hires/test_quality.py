@@ -71,3 +71,21 @@ def test_the_style_distance_is_the_mean_of_the_judges_layers(tiny):
     by_layer = judge.style_by_layer(photo)
     assert tuple(by_layer) == judge.style_layers
     assert np.mean(list(by_layer.values())) == pytest.approx(judge(photo).style, rel=1e-5)
+
+
+def test_the_judge_can_read_a_small_painting_at_its_own_size(tiny):
+    # enlarge=0: the reference is the painting as painted, so its texture repeated at its own
+    # scale reads close and its bicubic enlargement (soft strokes twice the size) reads far;
+    # enlarge=1 (the default) the other way round.
+    import tensorflow as tf
+
+    from hires.inputs import resize
+
+    photo, painting = smooth_image(48, 64, 1)[0], noise_image(24, 32, 2)[0]
+    tiled = np.tile(painting, (2, 2, 1))
+    enlarged = resize(tf.constant(painting[None]), 48, 64)[0].numpy()
+    own = Judge(tiny, photo, painting, used=LossSpec().layer_names, enlarge=0.0)
+    full = Judge(tiny, photo, painting, used=LossSpec().layer_names)
+    assert full(enlarged).style < 1e-5 and own(enlarged).style > 0.1
+    assert own(tiled).style < own(enlarged).style and full(tiled).style > 0.1
+    assert own(painting).style < 1e-5 and full(painting).style < 1e-5  # a picture no larger than it
