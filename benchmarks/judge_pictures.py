@@ -59,5 +59,6 @@ def main() -> None:
                   f"content {reading['content']:.4f} grid {reading['grid']:.3f}")
     options.out.write_text(json.dumps(results, indent=1))
 
+
 if __name__ == "__main__":
     main()

@@ -261,3 +261,9 @@ def rung_shape(content_height: int, content_width: int, long_edge_px: int, *, mu
     height = max(multiple, round(content_height * scale / multiple) * multiple)
     width = max(multiple, round(content_width * scale / multiple) * multiple)
     return height, width
+
+
+def painting_long_edge(own_px: int, asked_px: int, enlarge: float) -> int:
+    """The long edge a painting of ``own_px`` is shown at where ``asked_px`` is asked: shrunk to
+    it, or enlarged only to ``own_px * (asked_px / own_px) ** enlarge`` (``--style-enlarge``)."""
+    return asked_px if asked_px <= own_px else round(own_px * (asked_px / own_px) ** enlarge)

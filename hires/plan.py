@@ -30,7 +30,7 @@ from hires.errors import HiresError
 from hires.inputs import Inputs, read_inputs
 from hires.job import RenderJob, RungPlan
 from hires.ladder import (DEFAULT_UPSAMPLE, EARLIER_CONFIG_ITERATIONS, EARLIER_DEFAULT_ITERATIONS,
-                          EARLIER_DEFAULT_UPSAMPLE, Ladder, Rung, rung_shape)
+                          EARLIER_DEFAULT_UPSAMPLE, Ladder, Rung, painting_long_edge, rung_shape)
 from hires.outputs import check_output_format, check_outputs, input_files
 from hires.printsize import PrintTarget
 from hires.resume import Resume, decide
@@ -359,9 +359,8 @@ def style_shape(shape: tuple[int, int], rung: Rung, style_enlarge: float) -> tup
     enlarged only to its own size times (asked / own) ** ``style_enlarge``: a blurred enlargement
     matches neither the painting's sharpness nor, at a print's size, its strokes.
     """
-    own, asked = max(shape), _asked_long_edge(rung)
-    long_edge = asked if asked <= own else round(own * (asked / own) ** style_enlarge)
-    scale = long_edge / own
+    own = max(shape)
+    scale = painting_long_edge(own, _asked_long_edge(rung), style_enlarge) / own
     return max(16, round(shape[0] * scale)), max(16, round(shape[1] * scale))
 
 

@@ -31,6 +31,7 @@ import tensorflow as tf
 from core.backbones import Backbone, build_extractor
 from core.losses import gram_matrix
 from hires.inputs import resize, to_tensor
+from hires.ladder import painting_long_edge
 
 LAYOUT_PX = 256
 GRID_PX = 8  # the cells pixel_grid looks for: 2, 4 and 8 px
@@ -110,8 +111,8 @@ class Judge:
     def _painting_for(self, image: tf.Tensor) -> tf.Tensor:
         """The painting at the scale a rung asks for a picture of ``image``'s size, enlarged only
         as far as ``enlarge`` says."""
-        own, asked = max(self.painting.shape[1:3]), round(self.style_scale * max(image.shape[1:3]))
-        return _long_edge(self.painting, asked if asked <= own else round(own * (asked / own) ** self.enlarge))
+        asked = round(self.style_scale * max(image.shape[1:3]))
+        return _long_edge(self.painting, painting_long_edge(max(self.painting.shape[1:3]), asked, self.enlarge))
 
     def _style_distance(self, image: tf.Tensor, painting: tf.Tensor) -> float:
         """Mean over the judge's layers of ``|G(x) - G(s)| / |G(s)|`` (Frobenius norms)."""
