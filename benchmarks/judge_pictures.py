@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.quality_ladder import _picture, load_pair  # noqa: E402
+from benchmarks.quality_ladder import load_pair, load_picture  # noqa: E402
 from core.backbones import load_backbone  # noqa: E402
 from core.objective import LossSpec  # noqa: E402
 from hires.images import read_image  # noqa: E402
@@ -47,7 +47,7 @@ def main() -> None:
     judges = {f"enlarge {power}": Judge(backbone, photo, painting, used=used, enlarge=float(power))
               for power in options.enlarge.split(",")}
     if options.scan:
-        judges[f"scan {options.scan}"] = Judge(backbone, photo, _picture(options.scan), used=used)
+        judges[f"scan {options.scan}"] = Judge(backbone, photo, load_picture(options.scan), used=used)
     results = {"date": time.strftime("%Y-%m-%d"), "pair": options.pair, "pictures": []}
     for path in options.pictures:
         picture = read_image(path)

@@ -49,10 +49,10 @@ LADDER = ((256, 300), (512, 150), (1024, 100), (2048, 60))
 def load_pair(name: str) -> tuple[np.ndarray, np.ndarray]:
     """``photo-painting`` -> the two pictures as float arrays in [0, 1]."""
     photo, painting = name.split("-")
-    return _picture(photo), _picture(painting)
+    return load_picture(photo), load_picture(painting)
 
 
-def _picture(name: str) -> np.ndarray:
+def load_picture(name: str) -> np.ndarray:
     file = {"starry": "starry_night.jpg"}.get(name, f"{name}.jpg")
     for path in (SHARED / file, COPIED / file, COPIED / f"{name}.png"):
         if path.is_file():

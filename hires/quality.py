@@ -80,8 +80,8 @@ class Judge:
         enlarge: a painting smaller than that is shown at its own size times (asked / own) to
             this power, by bicubic, as ``style_enlarge`` does for a rung: 1 (full enlargement, the
             default) whatever the render was shown, 0 the painting at its own size. Which is
-            right can only be judged against a larger scan (benchmarks/style_scale.py), so the
-            judge reads both where it matters (benchmarks/judge_pictures.py).
+            right can only be judged against a larger scan (benchmarks/style_scale.py);
+            benchmarks/judge_pictures.py reads a picture against several.
     """
 
     def __init__(self, backbone: Backbone, photo: np.ndarray, painting: np.ndarray, *, used: Sequence[str],

@@ -14,8 +14,8 @@ def test_each_picture_is_judged_against_each_reference(tmp_path, monkeypatch):
     picture = tmp_path / "scan.png"
     write_image(picture, draw_demo_style(800, 600), bit_depth=16)
     out = tmp_path / "j.json"
-    monkeypatch.setattr(sys, "argv", ["judge_pictures.py", "--pair", "democontent-demostyle", "--backbone", "tiny", "--enlarge", "1,0",
-                                      "--scan", "demostyle800", "--out", str(out), str(picture)])
+    monkeypatch.setattr(sys, "argv", ["judge_pictures.py", "--pair", "democontent-demostyle", "--backbone", "tiny",
+                                      "--enlarge", "1,0", "--scan", "demostyle800", "--out", str(out), str(picture)])
     load("judge_pictures").main()
     readings = {r["reference"]: r for r in json.loads(out.read_text())["pictures"]}
     assert list(readings) == ["enlarge 1", "enlarge 0", "scan demostyle800"]
